@@ -1,0 +1,99 @@
+/*
+ * reader_impl.h — the reader's private state, shared by its parts:
+ *   reader.c         open by trailer and footer, the index, records, batches cache, filtered iteration, reads
+ *   reader_scan.c    recovery: rebuild the index by scanning frames when the footer is missing or damaged
+ *   reader_verify.c  tt_reader_verify() and tt_reader_copy()
+ *
+ * The index is small and flat: per batch its offset, size, first record, count and key ranges; per payload frame
+ * its offset (sorted). Record metadata lives in the batches, decoded on demand into a small cache.
+ */
+#ifndef TT_READER_IMPL_H
+#define TT_READER_IMPL_H
+
+#include <stdint.h>
+
+#include "frame.h"
+#include "schema.h"
+#include "tt/reader.h"
+#include "util.h"
+
+typedef struct tt_rbatch {
+    uint64_t offset;       /* BATCH frame offset */
+    uint64_t frame_size;   /* header + payload, 0 when unknown (read the header first) */
+    uint64_t first_record; /* index of its first record in this reader's numbering */
+    uint32_t count;
+    int has_ranges;
+    int32_t layer_min, layer_max, step_min, step_max, pos_min, pos_max;
+} tt_rbatch;
+
+typedef struct tt_cached_batch {
+    int64_t index;        /* batch number, -1 = empty slot */
+    uint64_t last_use;
+    uint8_t *raw;         /* the decoded FlatBuffers object */
+    tt_batch_view v;
+    uint32_t *dims_at;    /* per record: first entry in v.dims */
+    uint32_t *gstr;       /* local dictionary index -> global string id */
+} tt_cached_batch;
+
+struct tt_reader {
+    char *path;
+    int fd;
+    uint64_t file_size;
+    int failed;
+    char errmsg[TT_ERRMSG_SIZE];
+    tt_file_info info;
+    tt_recovery recovery;
+
+    /* metadata */
+    char **meta_keys, **meta_values;
+    uint32_t nmeta;
+    tt_intern strings; /* global strings: footer's dictionary then batches' */
+
+    /* index */
+    tt_rbatch *batches;
+    size_t nbatches, batches_cap;
+    uint64_t *pframe;  /* payload frame offsets, increasing */
+    size_t npframe, pframe_cap;
+    uint64_t *lost;    /* recovery: sorted record indices whose payload did not survive */
+    size_t nlost, lost_cap;
+    uint64_t nrecords;
+
+    /* cache and buffers */
+    tt_cached_batch *cache;
+    uint32_t ncache;
+    uint64_t use_clock;
+    void *dctx;        /* ZSTD_DCtx */
+    uint8_t *stored;   /* a frame's stored bytes */
+    size_t stored_cap;
+    uint8_t *chunk;    /* one decoded chunk */
+    size_t chunk_cap;
+    uint8_t *scratch;  /* unshuffle scratch */
+    size_t scratch_cap;
+};
+
+/* reader.c */
+int tt__reader_err(tt_reader *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int tt__read_at(tt_reader *r, uint64_t off, void *buf, size_t n, const char *what);
+int tt__ensure(uint8_t **p, size_t *cap, size_t need);
+/*! tt__read_frame() : reads and checks the frame at off (header checksum, limits, inside the file, payload
+ *  checksum) and decodes its payload into a buffer of the reader (*raw, valid until the next frame read) unless
+ *  raw is NULL. @return : TT_OK or an error with the frame and offset in errmsg. */
+int tt__read_frame(tt_reader *r, uint64_t off, tt_frame_header *h, const uint8_t **raw);
+int tt__add_batch(tt_reader *r, const tt_rbatch *b);
+int tt__set_meta_from(tt_reader *r, const uint8_t *obj, size_t len);
+/*! tt__batch_get() : the decoded batch number bi (cached). */
+int tt__batch_get(tt_reader *r, size_t bi, tt_cached_batch **out);
+void tt__fill_record(tt_reader *r, const tt_cached_batch *cb, uint32_t i, uint64_t index, tt_record *out);
+int tt__is_lost(const tt_reader *r, uint64_t index);
+/*! tt__chunk_walk() : decodes the payload chunks of rec from first to last (inclusive) one after the other,
+ *  calling fn(ctx, chunk_index, data, len) for each. */
+int tt__chunk_walk(tt_reader *r, const tt_record *rec, uint32_t first, uint32_t last,
+                   int (*fn)(void *ctx, uint32_t c, const uint8_t *data, size_t len), void *ctx, uint8_t *mark);
+
+/* reader_scan.c */
+int tt__scan(tt_reader *r);
+
+/* filter.c: can a batch with these key ranges hold a match? (conservative) */
+int tt__filter_may_match(const tt_filter *f, const tt_rbatch *b);
+
+#endif /* TT_READER_IMPL_H */

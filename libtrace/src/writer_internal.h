@@ -1,0 +1,32 @@
+/*
+ * writer_internal.h — what other libtrace modules (device capture, the reader's copy) need of the writer beyond
+ * its public header: submitting a record whose bytes already sit in a buffer the caller hands over, and a record
+ * whose statistics were computed elsewhere (on a GPU). Not API.
+ */
+#ifndef TT_WRITER_INTERNAL_H
+#define TT_WRITER_INTERNAL_H
+
+#include "tt/writer.h"
+
+/* Called by the writer when it no longer needs a buffer handed over with tt__writer_submit(). */
+typedef void (*tt_release_fn)(void *ctx, void *buf);
+
+/* Where a submitted record's bytes come from. */
+typedef struct tt_submit {
+    const tt_record *rec;  /* key, dtype, shape; hash/stats/flags/seq/time as in tt_put_record() */
+    const void *data;      /* bytes to copy (copy = 1), or a buffer to take over (copy = 0) */
+    int copy;
+    tt_release_fn release; /* copy = 0: called once with (release_ctx, data) when done; may be NULL */
+    void *release_ctx;
+    int apply_filters;     /* 1: filters and mode apply (tt_put); 0: stored as given (tt_put_record) */
+    int keep_meta;         /* 1: keep rec's seq/time when nonzero, and metadata-only hash/stats */
+} tt_submit;
+
+/*! tt__writer_submit() : the one path by which records enter a writer.
+ *  @return : as tt_put(). With copy = 0, the buffer is released on every path (even on errors). */
+int tt__writer_submit(tt_writer *w, const tt_submit *s);
+
+/*! tt__writer_mode() : the effective capture mode (after options and environment). */
+tt_mode tt__writer_mode(const tt_writer *w);
+
+#endif /* TT_WRITER_INTERNAL_H */

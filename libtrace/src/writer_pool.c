@@ -1,0 +1,259 @@
+/*
+ * writer_pool.c — the writer's worker threads. Two kinds of task, taken oldest record first so the file thread
+ * (which writes in capture order) is never starved by younger work:
+ *   hash   one pass of XXH3-64 over the whole tensor (the content hash is defined on the contiguous bytes);
+ *   chunk  statistics of one chunk, then shuffle + zstd of that chunk in place in the job's buffer.
+ * The hash runs before any chunk is compressed, since compression overwrites the raw bytes. Each worker owns a
+ * scratch buffer of one chunk and a zstd context; nothing else is allocated per task.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "writer_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+
+#include "tt/dtype.h"
+
+typedef struct worker {
+    tt_writer *w;
+    uint8_t *scratch;
+    ZSTD_CCtx *cctx;
+} worker;
+
+void tt__pool_enqueue_hash(tt_writer *w, tt_job *j)
+{
+    j->next_task = NULL;
+    if (w->hash_tail)
+        w->hash_tail->next_task = j;
+    else
+        w->hash_head = j;
+    w->hash_tail = j;
+    pthread_cond_signal(&w->cv_work);
+}
+
+static void enqueue_chunks(tt_writer *w, tt_job *j)
+{
+    j->next_task = NULL;
+    if (w->chunk_tail)
+        w->chunk_tail->next_task = j;
+    else
+        w->chunk_head = j;
+    w->chunk_tail = j;
+    pthread_cond_broadcast(&w->cv_work);
+}
+
+/* Which element size to shuffle by: floating-point types by default (integers rarely gain). */
+static size_t shuffle_size(const tt_writer *w, tt_dtype dt)
+{
+    size_t es = tt_dtype_size(dt);
+    if (es < 2 || w->shuffle == TT_SHUFFLE_OFF)
+        return 0;
+    if (w->shuffle == TT_SHUFFLE_ON)
+        return es;
+    return tt_dtype_is_float(dt) ? es : 0;
+}
+
+/* Merges per-chunk statistics. One chunk is taken as it is, so small tensors get exactly tt_stats_compute(). */
+static void merge_stats(const tt_job *j, uint64_t chunk_elems, uint64_t total_elems, tt_stats *out)
+{
+    if (j->nchunks == 1) {
+        *out = j->chunk_stats[0];
+        return;
+    }
+    double sum = 0, sumsq = 0;
+    uint64_t finite = 0;
+    tt_stats m = {NAN, NAN, NAN, NAN, NAN, 0, 0};
+    for (uint32_t i = 0; i < j->nchunks; i++) {
+        const tt_stats *c = &j->chunk_stats[i];
+        uint64_t n = i + 1 < j->nchunks ? chunk_elems : total_elems - chunk_elems * (j->nchunks - 1);
+        uint64_t nf = n - c->nan_count - c->inf_count;
+        m.nan_count += c->nan_count;
+        m.inf_count += c->inf_count;
+        if (!nf)
+            continue;
+        if (!finite || c->min < m.min)
+            m.min = c->min;
+        if (!finite || c->max > m.max)
+            m.max = c->max;
+        if (!finite || c->absmax > m.absmax)
+            m.absmax = c->absmax;
+        sum += c->mean * (double)nf;
+        sumsq += c->l2 * c->l2;
+        finite += nf;
+    }
+    if (finite) {
+        m.mean = sum / (double)finite;
+        m.l2 = sqrt(sumsq);
+    }
+    *out = m;
+}
+
+static void job_done(tt_writer *w, tt_job *j)
+{
+    j->state = JOB_DONE;
+    pthread_cond_signal(&w->cv_file);
+}
+
+static void run_hash(worker *k, tt_job *j)
+{
+    tt_writer *w = k->w;
+    uint64_t h = tt_hash(j->data, (size_t)j->rec.nbytes);
+    pthread_mutex_lock(&w->mu);
+    j->rec.hash = h;
+    j->rec.flags |= TT_REC_HAS_HASH;
+    if (j->check_hash && h != j->given_hash) {
+        j->error = TT_E_CORRUPT;
+        if (w->status == TT_OK)
+            tt_seterr(w->errmsg, TT_E_CORRUPT, "put_record seq %llu: data hashes to %016llx, record says %016llx",
+                      (unsigned long long)j->rec.seq, (unsigned long long)h, (unsigned long long)j->given_hash);
+    }
+    uint64_t cb = w->chunk_bytes;
+    if (j->error || j->mode == TT_MODE_HASH || j->rec.nbytes == 0) {
+        job_done(w, j);
+    } else {
+        j->nchunks = (uint32_t)((j->rec.nbytes + cb - 1) / cb);
+        j->chunk_hdr = calloc(j->nchunks, sizeof *j->chunk_hdr);
+        j->chunk_stats = calloc(j->nchunks, sizeof *j->chunk_stats);
+        if (!j->chunk_hdr || !j->chunk_stats) {
+            j->error = TT_E_NOMEM;
+            job_done(w, j);
+        } else {
+            j->state = JOB_CHUNKS;
+            enqueue_chunks(w, j);
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void run_chunk(worker *k, tt_job *j, uint32_t i)
+{
+    tt_writer *w = k->w;
+    uint64_t cb = w->chunk_bytes, off = (uint64_t)i * cb;
+    size_t n = (size_t)(j->rec.nbytes - off < cb ? j->rec.nbytes - off : cb);
+    size_t es = tt_dtype_size(j->rec.dtype);
+    uint8_t *p = j->data + off;
+    tt_stats_compute(j->rec.dtype, p, n / es, &j->chunk_stats[i]);
+    int rc = TT_OK;
+    char err[TT_ERRMSG_SIZE] = "";
+    if (j->mode == TT_MODE_FULL)
+        rc = tt_payload_encode(p, n, shuffle_size(w, j->rec.dtype), k->cctx, k->scratch, p, n, &j->chunk_hdr[i], err,
+                               sizeof err);
+    pthread_mutex_lock(&w->mu);
+    if (rc != TT_OK && !j->error) {
+        j->error = rc;
+        if (w->status == TT_OK)
+            tt_seterr(w->errmsg, rc, "%s: record seq %llu chunk %u: %s", w->path, (unsigned long long)j->rec.seq, i,
+                      err);
+    }
+    if (++j->chunks_done == j->nchunks) {
+        merge_stats(j, cb / es, j->rec.nbytes / es, &j->rec.stats);
+        j->rec.flags |= TT_REC_HAS_STATS;
+        job_done(w, j);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *k = arg;
+    tt_writer *w = k->w;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        tt_job *h = w->hash_head, *c = w->chunk_head;
+        if (h && (!c || h->order < c->order)) {
+            w->hash_head = h->next_task;
+            if (!w->hash_head)
+                w->hash_tail = NULL;
+            pthread_mutex_unlock(&w->mu);
+            run_hash(k, h);
+            pthread_mutex_lock(&w->mu);
+        } else if (c) {
+            uint32_t i = c->next_chunk++;
+            if (c->next_chunk == c->nchunks) {
+                w->chunk_head = c->next_task;
+                if (!w->chunk_head)
+                    w->chunk_tail = NULL;
+            }
+            pthread_mutex_unlock(&w->mu);
+            run_chunk(k, c, i);
+            pthread_mutex_lock(&w->mu);
+        } else if (w->stop_workers) {
+            break;
+        } else {
+            pthread_cond_wait(&w->cv_work, &w->mu);
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static void worker_free(worker *k)
+{
+    if (!k)
+        return;
+    free(k->scratch);
+    ZSTD_freeCCtx(k->cctx);
+    free(k);
+}
+
+static worker *worker_new(tt_writer *w)
+{
+    worker *k = calloc(1, sizeof *k);
+    if (!k)
+        return NULL;
+    k->w = w;
+    k->scratch = malloc(w->chunk_bytes);
+    k->cctx = ZSTD_createCCtx();
+    if (!k->scratch || !k->cctx) {
+        worker_free(k);
+        return NULL;
+    }
+    /* our own XXH3 covers the stored bytes; zstd's checksum would be a second one */
+    ZSTD_CCtx_setParameter(k->cctx, ZSTD_c_compressionLevel, w->zstd_level);
+    ZSTD_CCtx_setParameter(k->cctx, ZSTD_c_checksumFlag, 0);
+    ZSTD_CCtx_setParameter(k->cctx, ZSTD_c_contentSizeFlag, 1);
+    return k;
+}
+
+static void *worker_thread(void *arg)
+{
+    worker *k = arg;
+    worker_main(k);
+    worker_free(k);
+    return NULL;
+}
+
+int tt__pool_start(tt_writer *w)
+{
+    uint32_t n = w->nthreads ? w->nthreads : 1;
+    w->workers = calloc(n, sizeof *w->workers);
+    if (!w->workers)
+        return TT_E_NOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        worker *k = worker_new(w);
+        if (!k)
+            return tt_seterr(w->errmsg, TT_E_NOMEM, "%s: cannot allocate worker %u", w->path, i);
+        if (pthread_create(&w->workers[i], NULL, worker_thread, k) != 0) {
+            worker_free(k);
+            return tt_seterr(w->errmsg, TT_E_NOMEM, "%s: cannot start worker thread %u", w->path, i);
+        }
+        w->nworkers_started++;
+    }
+    return TT_OK;
+}
+
+void tt__pool_stop(tt_writer *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stop_workers = 1;
+    pthread_cond_broadcast(&w->cv_work);
+    pthread_mutex_unlock(&w->mu);
+    for (uint32_t i = 0; i < w->nworkers_started; i++)
+        pthread_join(w->workers[i], NULL);
+    w->nworkers_started = 0;
+    free(w->workers);
+    w->workers = NULL;
+}
