@@ -18,6 +18,7 @@ const uint8_t tt_trailer_magic[8] = {'T', 'T', 'R', 'C', 'E', 'N', 'D', 0x0A};
 
 uint64_t tt_hash64(const void *p, size_t n) { return XXH3_64bits(p, n); }
 
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
     if (err && errlen) {

@@ -89,6 +89,7 @@ const fb_table_desc tt_fb_desc_footer = {"Footer", footer_fields, sizeof footer_
 
 /* ---- helpers --------------------------------------------------------------------------------------------- */
 
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
 {
     if (err && errlen) {

@@ -583,8 +583,12 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
     } else {
         release_buffer(s);
     }
+    /* once handed over under the lock, the job belongs to the workers and the file thread: read nothing of it
+     * after the unlock */
+    int err = j->error;
+    uint64_t nbytes = j->rec.nbytes;
     pthread_mutex_lock(&w->mu);
-    if (j->error || !needs_data) {
+    if (err || !needs_data) {
         j->state = JOB_DONE;
         pthread_cond_signal(&w->cv_file);
     } else {
@@ -592,9 +596,9 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
         tt__pool_enqueue_hash(w, j);
     }
     pthread_mutex_unlock(&w->mu);
-    return j->error ? put_error(w, j->error, "put %s: out of memory for %llu bytes", s->rec->key.point,
-                                (unsigned long long)j->rec.nbytes)
-                    : TT_OK;
+    return err ? put_error(w, err, "put %s: out of memory for %llu bytes", s->rec->key.point,
+                           (unsigned long long)nbytes)
+               : TT_OK;
 
 refuse:
     pthread_mutex_unlock(&w->mu);

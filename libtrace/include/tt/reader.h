@@ -43,7 +43,7 @@ typedef struct tt_reader_options {
     uint32_t cache_batches; /* decoded record batches kept; default 4 */
 } tt_reader_options;
 
-#define TT_READER_OPTIONS_INIT {sizeof(tt_reader_options)}
+#define TT_READER_OPTIONS_INIT {.size = sizeof(tt_reader_options)}
 
 /* What is known of the file as a whole. */
 typedef struct tt_file_info {

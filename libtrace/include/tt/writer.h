@@ -89,7 +89,7 @@ typedef struct tt_writer_options {
     int overwrite;           /* nonzero: replace an existing file; default refuse (TT_E_IO, "exists") */
 } tt_writer_options;
 
-#define TT_WRITER_OPTIONS_INIT {sizeof(tt_writer_options)}
+#define TT_WRITER_OPTIONS_INIT {.size = sizeof(tt_writer_options)}
 
 /* Counters kept by the writer; the same values are stored in the footer. */
 typedef struct tt_writer_counters {
