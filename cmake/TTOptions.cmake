@@ -12,5 +12,10 @@ function(tt_target_options target)
       -fno-sanitize-recover=all)
     target_link_options(${target} PRIVATE -fsanitize=${TT_SANITIZE})
   endif()
+  if(TT_FUZZ)
+    # coverage instrumentation everywhere, so libFuzzer sees inside the library, not only the target
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
+    target_compile_definitions(${target} PRIVATE TT_FUZZING_UNSAFE)
+  endif()
 endfunction()
 

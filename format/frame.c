@@ -47,7 +47,7 @@ int tt_file_header_decode(const uint8_t in[TT_FILE_HEADER_SIZE], tt_file_header 
 {
     if (memcmp(in, tt_file_magic, 8) != 0)
         return fail(err, errlen, TT_E_NOTTRACE, "not a tensortrace file (bad magic at offset 0)");
-    if (tt_rd64(in + 24) != tt_hash64(in, 24))
+    if (!TT_CHECKSUM_MATCHES(tt_rd64(in + 24), tt_hash64(in, 24)))
         return fail(err, errlen, TT_E_CORRUPT, "file header at offset 0: checksum mismatch");
     h->major = tt_rd16(in + 8);
     h->minor = tt_rd16(in + 10);
@@ -104,7 +104,7 @@ int tt_frame_header_decode(const uint8_t in[TT_FRAME_HEADER_SIZE], tt_frame_head
 {
     if (tt_rd32(in) != TT_FRAME_MAGIC)
         return fail(err, errlen, TT_E_CORRUPT, "no frame magic");
-    if (tt_rd64(in + 48) != tt_hash64(in, 48))
+    if (!TT_CHECKSUM_MATCHES(tt_rd64(in + 48), tt_hash64(in, 48)))
         return fail(err, errlen, TT_E_CORRUPT, "frame header checksum mismatch");
     h->type = in[4];
     h->codec = in[5];
@@ -150,7 +150,7 @@ int tt_trailer_decode(const uint8_t in[TT_TRAILER_SIZE], tt_trailer *t, char *er
 {
     if (memcmp(in + 24, tt_trailer_magic, 8) != 0)
         return fail(err, errlen, TT_E_NOTFOUND, "no trailer (the file was not closed)");
-    if (tt_rd64(in + 16) != tt_hash64(in, 16))
+    if (!TT_CHECKSUM_MATCHES(tt_rd64(in + 16), tt_hash64(in, 16)))
         return fail(err, errlen, TT_E_CORRUPT, "trailer checksum mismatch");
     t->footer_offset = tt_rd64(in + 0);
     t->footer_size = tt_rd64(in + 8);

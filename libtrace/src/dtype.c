@@ -8,10 +8,10 @@
  * patterns with integer arithmetic. Buffers are little-endian element arrays at any alignment; loads and stores go
  * through memcpy, which compilers turn into plain moves.
  *
- * Statistics are the hot path (every captured tensor, gigabytes per run). They are computed per block: a fast
- * loop assumes every element is finite and keeps several independent lanes so the compiler vectorizes it; a block
- * whose sum of squares comes out non-finite holds a NaN or an infinity, and only that block is redone with a loop
- * that classifies each element.
+ * Statistics are the hot path (every captured tensor, gigabytes per run). They are computed per block of 2048
+ * elements: a fast loop (SSE2 on x86-64, a portable loop with the same lanes and order elsewhere, so both give the
+ * same bits) assumes every element is finite; a block whose sum of squares comes out non-finite holds a NaN or an
+ * infinity and is redone with a loop that classifies each element. One-byte types are counted into a histogram.
  */
 #include "tt/dtype.h"
 
@@ -239,7 +239,7 @@ static uint32_t round_to_code(uint32_t a, int mbits, int emin, int emax)
 {
     int e32 = (int)(a >> 23);
     if (e32 == 0)
-        return 0; /* f32 subnormals are below 2^-126: less than half the smallest subnormal of every target */
+        return 0; /* f32 subnormals are below 2^-126: under half the smallest subnormal of f16 and the fp8s */
     int e = e32 - 127;
     if (e > emax + 1)
         return UINT32_MAX;
@@ -842,28 +842,121 @@ static int block_float_fast(tt_dtype dt, const unsigned char *p, size_t n, stats
     return 1;
 }
 
-/* f32, f16, bf16 block by block. f32 and bf16 are read in place; f16 is decoded into a float block first (fusing
- * its decoder into the loop measured no faster). A block the fast path rejects is decoded and classified element
- * by element. */
+/*
+ * The slow path for a float block that holds a NaN or an infinity. Still branch-free and in four lanes, because a
+ * diverging model can put NaNs in every block of every tensor, and that is when people trace: non-finite elements
+ * are counted and replaced by values that leave each accumulator unchanged (+inf for min, -inf for max, 0 for
+ * the sums).
+ */
+static inline void lane_add_classified(float_lanes *l, int k, float v, uint64_t *nan, uint64_t *inf)
+{
+    uint32_t a = f32_bits(v) & 0x7fffffffu;
+    int special = a >= 0x7f800000u;
+    double d = special ? 0.0 : (double)v;
+    *nan += a > 0x7f800000u;
+    *inf += a == 0x7f800000u;
+    l->mn[k] = min_f(special ? INFINITY : v, l->mn[k]);
+    l->mx[k] = max_f(special ? -INFINITY : v, l->mx[k]);
+    l->s[k] += d;
+    l->q[k] += d * d;
+}
+
+#ifdef DT_SSE2
+/* lane_add_classified() on four elements, lane k taking element k. Counts accumulate as -1 per hit. */
+static size_t classify_lanes(const float *x, size_t n, float_lanes *l, uint64_t *nan, uint64_t *inf)
+{
+    simd_lanes v;
+    const __m128i abs_mask = _mm_set1_epi32(0x7fffffff), inf_bits = _mm_set1_epi32(0x7f800000);
+    const __m128 pos_inf = _mm_castsi128_ps(inf_bits), neg_inf = _mm_set1_ps(-INFINITY);
+    __m128i nan_neg = _mm_setzero_si128(), inf_neg = _mm_setzero_si128();
+    size_t i = 0;
+    simd_load(&v, l);
+    for (; i + 4 <= n; i += 4) {
+        __m128 e = _mm_loadu_ps(x + i);
+        __m128i a = _mm_and_si128(_mm_castps_si128(e), abs_mask);
+        __m128i is_nan = _mm_cmpgt_epi32(a, inf_bits);
+        __m128i is_inf = _mm_cmpeq_epi32(a, inf_bits);
+        __m128 special = _mm_castsi128_ps(_mm_or_si128(is_nan, is_inf));
+        __m128 fv = _mm_andnot_ps(special, e);
+        __m128d lo = _mm_cvtps_pd(fv), hi = _mm_cvtps_pd(_mm_movehl_ps(fv, fv));
+        nan_neg = _mm_add_epi32(nan_neg, is_nan);
+        inf_neg = _mm_add_epi32(inf_neg, is_inf);
+        v.mn = _mm_min_ps(_mm_or_ps(_mm_and_ps(special, pos_inf), fv), v.mn);
+        v.mx = _mm_max_ps(_mm_or_ps(_mm_and_ps(special, neg_inf), fv), v.mx);
+        v.s[0] = _mm_add_pd(v.s[0], lo);
+        v.s[1] = _mm_add_pd(v.s[1], hi);
+        v.q[0] = _mm_add_pd(v.q[0], _mm_mul_pd(lo, lo));
+        v.q[1] = _mm_add_pd(v.q[1], _mm_mul_pd(hi, hi));
+    }
+    simd_store(&v, l);
+    int32_t counts[8];
+    _mm_storeu_si128((__m128i *)(void *)counts, nan_neg);
+    _mm_storeu_si128((__m128i *)(void *)(counts + 4), inf_neg);
+    for (int k = 0; k < 4; k++) {
+        *nan += (uint64_t)-(int64_t)counts[k];
+        *inf += (uint64_t)-(int64_t)counts[k + 4];
+    }
+    return i;
+}
+#else
+static size_t classify_lanes(const float *x, size_t n, float_lanes *l, uint64_t *nan, uint64_t *inf)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int k = 0; k < 4; k++)
+            lane_add_classified(l, k, x[i + (size_t)k], nan, inf);
+    return i;
+}
+#endif
+
+/* Returns how many elements were NaN or infinite. */
+static uint64_t block_float_classify(const float *x, size_t n, stats_acc *acc)
+{
+    float_lanes l;
+    uint64_t nan = 0, inf = 0;
+    lanes_init(&l);
+    size_t i = classify_lanes(x, n, &l, &nan, &inf);
+    for (; i < n; i++)
+        lane_add_classified(&l, 0, x[i], &nan, &inf);
+    for (int k = 1; k < 4; k++) {
+        l.mn[0] = min_f(l.mn[k], l.mn[0]);
+        l.mx[0] = max_f(l.mx[k], l.mx[0]);
+        l.s[0] += l.s[k];
+        l.q[0] += l.q[k];
+    }
+    acc->nan += nan;
+    acc->inf += inf;
+    if (n - nan - inf)
+        acc_add_finite(acc, l.mn[0], l.mx[0], l.s[0], l.q[0], n - nan - inf);
+    return nan + inf;
+}
+
+/*
+ * f32, f16, bf16 block by block. f32 and bf16 are read in place; f16 is decoded into a float block first (fusing
+ * its decoder into the loop measured no faster). A block the fast path rejects is decoded and classified, and
+ * so are the blocks after it for as long as they hold non-finite values too (a NaN rarely comes alone), which
+ * saves running the fast path in vain over a tensor full of them.
+ */
 static void stats_floats(tt_dtype dt, const unsigned char *p, size_t n, stats_acc *acc)
 {
     size_t esize = tt_dtype_size(dt);
     float buf[STATS_BLOCK];
+    int classify = 0;
     for (size_t i = 0; i < n; i += STATS_BLOCK) {
         size_t k = n - i < STATS_BLOCK ? n - i : STATS_BLOCK;
         const unsigned char *b = p + i * esize;
-        int ok;
+        const unsigned char *fast_src = b;
+        tt_dtype fast_dt = dt;
         if (dt == TT_F16) {
             decode_f16_block(b, k, buf);
-            ok = block_float_fast(TT_F32, (const unsigned char *)buf, k, acc);
-        } else {
-            ok = block_float_fast(dt, b, k, acc);
-            if (!ok)
-                decode_to_f32(dt, b, k, buf);
+            fast_src = (const unsigned char *)buf;
+            fast_dt = TT_F32;
         }
-        if (!ok)
-            for (size_t j = 0; j < k; j++)
-                acc_classify(acc, buf[j]);
+        if (classify || !block_float_fast(fast_dt, fast_src, k, acc)) {
+            if (dt != TT_F16)
+                decode_to_f32(dt, b, k, buf);
+            classify = block_float_classify(buf, k, acc) != 0;
+        }
     }
 }
 

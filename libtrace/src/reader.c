@@ -91,7 +91,7 @@ int tt__read_frame(tt_reader *r, uint64_t off, tt_frame_header *h, const uint8_t
         return tt__reader_err(r, TT_E_NOMEM, "out of memory for a %llu-byte frame", (unsigned long long)h->stored_size);
     if ((rc = tt__read_at(r, start, r->stored, (size_t)h->stored_size, "frame payload")) != TT_OK)
         return rc;
-    if (tt_hash64(r->stored, (size_t)h->stored_size) != h->payload_hash)
+    if (!TT_CHECKSUM_MATCHES(tt_hash64(r->stored, (size_t)h->stored_size), h->payload_hash))
         return tt__reader_err(r, TT_E_CORRUPT, "%s frame at offset %llu: payload checksum mismatch",
                               tt_frame_type_name(h->type), (unsigned long long)off);
     if (!raw)

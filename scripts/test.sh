@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the whole test suite: installs what is missing (Debian 12, as root), builds everything with
+# warnings as errors, runs every ctest test, then builds again under ASan+UBSan and under TSan and runs the
+# library's tests (writer, reader, format, fuzz-corpus replays) there too.
+# Environment: TT_TEST_JOBS (default: number of CPUs), TT_TEST_SKIP_SANITIZERS=1 to run only the plain build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh test
+
+jobs=${TT_TEST_JOBS:-$(nproc)}
+step() { printf '\n==> %s\n' "$*"; }
+
+step "build (RelWithDebInfo)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_BUILD_TESTS=ON >/dev/null
+cmake --build build -j"$jobs"
+step "ctest: everything"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+if [ "${TT_TEST_SKIP_SANITIZERS:-0}" != 1 ]; then
+  step "build with ASan+UBSan"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTT_SANITIZE=address,undefined -DTT_BUILD_TESTS=ON >/dev/null
+  cmake --build build-asan -j"$jobs"
+  step "ctest under ASan+UBSan: unit and writer-reader tests, fuzz corpora"
+  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'unit|writer-reader|fuzz'
+
+  step "build with TSan"
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_SANITIZE=thread -DTT_BUILD_TESTS=ON >/dev/null
+  cmake --build build-tsan -j"$jobs"
+  step "ctest under TSan: writer-reader tests"
+  TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j"$jobs" -L 'writer-reader|threads'
+fi
+step "all tests passed"

@@ -1,0 +1,13 @@
+# For every samples/golden/NAME.tt, `trace_tool dump` must print exactly samples/golden/NAME.expected.
+file(GLOB traces ${DIR}/*.tt)
+if(NOT traces)
+  message(FATAL_ERROR "no golden traces in ${DIR}")
+endif()
+foreach(t ${traces})
+  string(REGEX REPLACE "\\.tt$" ".expected" expected ${t})
+  execute_process(COMMAND ${TOOL} dump ${t} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+  file(READ ${expected} want)
+  if(NOT rc EQUAL 0 OR NOT out STREQUAL want)
+    message(FATAL_ERROR "golden ${t}: dump differs from ${expected} (rc ${rc}):\n${out}")
+  endif()
+endforeach()
