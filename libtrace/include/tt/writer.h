@@ -189,8 +189,9 @@ TT_API int tt_writer_close(tt_writer *w);
 /*! tt_writer_free() : closes (if not closed) and frees the writer. NULL is a no-op. */
 TT_API void tt_writer_free(tt_writer *w);
 
-/*! tt_writer_errmsg() : the first error, with what and where ("trace.tt: write at offset 4096: No space left
- *  on device"); "" when none. Valid until the next call on w. NULL writer: "". */
+/*! tt_writer_errmsg() : what went wrong and where ("trace.tt: write at offset 4096: No space left on device").
+ *  After a failure of the writer itself (I/O) it is that first failure; otherwise the last refused put, which
+ *  does not fail the writer. "" when nothing went wrong. Valid until the next call on w. NULL writer: "". */
 TT_API const char *tt_writer_errmsg(const tt_writer *w);
 
 /*! tt_writer_path() : the file being written. */
