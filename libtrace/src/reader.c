@@ -73,7 +73,8 @@ int tt__read_at(tt_reader *r, uint64_t off, void *buf, size_t n, const char *wha
     return TT_OK;
 }
 
-int tt__read_frame(tt_reader *r, uint64_t off, tt_frame_header *h, const uint8_t **raw)
+int tt__read_frame(tt_reader *r, uint64_t off, tt_frame_header *h, const uint8_t **raw, uint8_t *dst,
+                   size_t dst_len)
 {
     uint8_t hb[TT_FRAME_HEADER_SIZE];
     char err[TT_ERRMSG_SIZE];
@@ -97,14 +98,19 @@ int tt__read_frame(tt_reader *r, uint64_t off, tt_frame_header *h, const uint8_t
     if (!raw)
         return TT_OK;
     size_t need = (size_t)h->raw_size + 1;
-    if (tt__ensure(&r->chunk, &r->chunk_cap, need) != TT_OK)
+    if (dst && h->raw_size != dst_len)
+        return tt__reader_err(r, TT_E_CORRUPT, "%s frame at offset %llu: %llu raw bytes where %zu are expected",
+                              tt_frame_type_name(h->type), (unsigned long long)off,
+                              (unsigned long long)h->raw_size, dst_len);
+    if (!dst && tt__ensure(&r->chunk, &r->chunk_cap, need) != TT_OK)
         return tt__reader_err(r, TT_E_NOMEM, "out of memory");
     if (h->filter == TT_FILTER_SHUFFLE && tt__ensure(&r->scratch, &r->scratch_cap, need) != TT_OK)
         return tt__reader_err(r, TT_E_NOMEM, "out of memory");
-    if ((rc = tt_payload_decode(h, r->stored, r->chunk, r->scratch, r->dctx, err, sizeof err)) != TT_OK)
+    uint8_t *out = dst ? dst : r->chunk;
+    if ((rc = tt_payload_decode(h, r->stored, out, r->scratch, r->dctx, err, sizeof err)) != TT_OK)
         return tt__reader_err(r, rc, "%s frame at offset %llu: %s", tt_frame_type_name(h->type),
                               (unsigned long long)off, err);
-    *raw = r->chunk;
+    *raw = out;
     return TT_OK;
 }
 
@@ -241,7 +247,7 @@ static int open_by_footer(tt_reader *r)
                               (unsigned long long)t.footer_size);
     tt_frame_header h;
     const uint8_t *raw;
-    if ((rc = tt__read_frame(r, t.footer_offset, &h, &raw)) != TT_OK)
+    if ((rc = tt__read_frame(r, t.footer_offset, &h, &raw, NULL, 0)) != TT_OK)
         return rc;
     if (h.type != TT_FRAME_FOOTER || TT_FRAME_HEADER_SIZE + h.stored_size != t.footer_size)
         return tt__reader_err(r, TT_E_CORRUPT, "frame at offset %llu: a %s frame where the trailer points at the footer",
@@ -473,7 +479,7 @@ static int decode_into_cache(tt_reader *r, size_t bi, tt_cached_batch *c)
     const tt_rbatch *b = &r->batches[bi];
     tt_frame_header h;
     const uint8_t *raw;
-    int rc = tt__read_frame(r, b->offset, &h, &raw);
+    int rc = tt__read_frame(r, b->offset, &h, &raw, NULL, 0);
     if (rc != TT_OK)
         return rc;
     if (h.type != TT_FRAME_BATCH)
@@ -708,7 +714,8 @@ static int payload_where(tt_reader *r, const tt_record *rec, uint64_t *first_off
 }
 
 int tt__chunk_walk(tt_reader *r, const tt_record *rec, uint32_t first, uint32_t last,
-                   int (*fn)(void *ctx, uint32_t c, const uint8_t *data, size_t len), void *ctx, uint8_t *mark)
+                   int (*fn)(void *ctx, uint32_t c, const uint8_t *data, size_t len), void *ctx, uint8_t *mark,
+                   uint8_t *direct)
 {
     uint64_t off0;
     uint32_t cb;
@@ -723,9 +730,10 @@ int tt__chunk_walk(tt_reader *r, const tt_record *rec, uint32_t first, uint32_t 
         uint64_t off = r->pframe[p + c];
         tt_frame_header h;
         const uint8_t *raw;
-        if ((rc = tt__read_frame(r, off, &h, &raw)) != TT_OK)
-            return rc;
         uint64_t expect = rec->nbytes - (uint64_t)c * cb < cb ? rec->nbytes - (uint64_t)c * cb : cb;
+        uint8_t *dst = direct ? direct + (uint64_t)c * cb : NULL;
+        if ((rc = tt__read_frame(r, off, &h, &raw, dst, (size_t)expect)) != TT_OK)
+            return rc;
         if (h.type != TT_FRAME_PAYLOAD || h.seq != rec->seq || h.aux != c || h.raw_size != expect)
             return tt__reader_err(r, TT_E_CORRUPT, "frame at offset %llu: expected chunk %u of record %llu (seq %llu, "
                                   "%llu bytes), found %s frame of seq %llu chunk %u (%llu bytes)",
@@ -735,7 +743,7 @@ int tt__chunk_walk(tt_reader *r, const tt_record *rec, uint32_t first, uint32_t 
                                   (unsigned long long)h.raw_size);
         if (mark)
             mark[p + c] = 1;
-        if ((rc = fn(ctx, c, raw, (size_t)h.raw_size)) != TT_OK)
+        if (fn && (rc = fn(ctx, c, raw, (size_t)h.raw_size)) != TT_OK)
             return rc;
     }
     return TT_OK;
@@ -752,18 +760,6 @@ static int check_payload(tt_reader *r, const tt_record *rec)
     return TT_OK;
 }
 
-typedef struct whole_ctx {
-    uint8_t *dst;
-    uint32_t chunk_bytes;
-} whole_ctx;
-
-static int copy_whole(void *ctx, uint32_t c, const uint8_t *data, size_t len)
-{
-    whole_ctx *w = ctx;
-    memcpy(w->dst + (uint64_t)c * w->chunk_bytes, data, len);
-    return TT_OK;
-}
-
 int tt_reader_read(tt_reader *r, uint64_t index, void *dst, size_t dst_size)
 {
     tt_record rec;
@@ -777,12 +773,8 @@ int tt_reader_read(tt_reader *r, uint64_t index, void *dst, size_t dst_size)
                               (unsigned long long)index, (unsigned long long)rec.nbytes, dst_size);
     if (!rec.payload_frames)
         return TT_OK;
-    uint64_t off0;
-    uint32_t cb;
-    if ((rc = payload_where(r, &rec, &off0, &cb)) != TT_OK)
-        return rc;
-    whole_ctx w = {dst, cb};
-    if ((rc = tt__chunk_walk(r, &rec, 0, rec.payload_frames - 1, copy_whole, &w, NULL)) != TT_OK)
+    /* each chunk decodes straight into its place in dst: no intermediate copy */
+    if ((rc = tt__chunk_walk(r, &rec, 0, rec.payload_frames - 1, NULL, NULL, NULL, dst)) != TT_OK)
         return rc;
     if ((rec.flags & TT_REC_HAS_HASH) && tt_hash(dst, (size_t)rec.nbytes) != rec.hash)
         return tt__reader_err(r, TT_E_CORRUPT, "record %llu (%s layer %d): content hash mismatch",
@@ -830,5 +822,5 @@ int tt_reader_read_rows(tt_reader *r, uint64_t index, uint64_t row_begin, uint64
     if ((rc = payload_where(r, &rec, &off0, &x.chunk_bytes)) != TT_OK)
         return rc;
     uint32_t first = (uint32_t)(x.begin / x.chunk_bytes), last = (uint32_t)((x.end - 1) / x.chunk_bytes);
-    return tt__chunk_walk(r, &rec, first, last, copy_rows, &x, NULL);
+    return tt__chunk_walk(r, &rec, first, last, copy_rows, &x, NULL, NULL);
 }

@@ -76,9 +76,12 @@ int tt__reader_err(tt_reader *r, int code, const char *fmt, ...) __attribute__((
 int tt__read_at(tt_reader *r, uint64_t off, void *buf, size_t n, const char *what);
 int tt__ensure(uint8_t **p, size_t *cap, size_t need);
 /*! tt__read_frame() : reads and checks the frame at off (header checksum, limits, inside the file, payload
- *  checksum) and decodes its payload into a buffer of the reader (*raw, valid until the next frame read) unless
- *  raw is NULL. @return : TT_OK or an error with the frame and offset in errmsg. */
-int tt__read_frame(tt_reader *r, uint64_t off, tt_frame_header *h, const uint8_t **raw);
+ *  checksum) and decodes its payload, unless raw is NULL: into dst when dst is given (the frame must then decode
+ *  to exactly dst_len bytes, else TT_E_CORRUPT before anything is written), otherwise into a buffer of the
+ *  reader; *raw points at the result (the reader's buffer is valid until the next frame read).
+ *  @return : TT_OK or an error with the frame and offset in errmsg. */
+int tt__read_frame(tt_reader *r, uint64_t off, tt_frame_header *h, const uint8_t **raw, uint8_t *dst,
+                   size_t dst_len);
 int tt__add_batch(tt_reader *r, const tt_rbatch *b);
 int tt__set_meta_from(tt_reader *r, const uint8_t *obj, size_t len);
 /*! tt__batch_get() : the decoded batch number bi (cached). */
@@ -86,9 +89,12 @@ int tt__batch_get(tt_reader *r, size_t bi, tt_cached_batch **out);
 void tt__fill_record(tt_reader *r, const tt_cached_batch *cb, uint32_t i, uint64_t index, tt_record *out);
 int tt__is_lost(const tt_reader *r, uint64_t index);
 /*! tt__chunk_walk() : decodes the payload chunks of rec from first to last (inclusive) one after the other,
- *  calling fn(ctx, chunk_index, data, len) for each. */
+ *  calling fn(ctx, chunk_index, data, len) for each (fn may be NULL). With direct != NULL (the whole tensor's
+ *  destination), each chunk is decoded in place there instead of into the reader's buffer. mark, when given,
+ *  gets a 1 at the frame-index position of every frame read. */
 int tt__chunk_walk(tt_reader *r, const tt_record *rec, uint32_t first, uint32_t last,
-                   int (*fn)(void *ctx, uint32_t c, const uint8_t *data, size_t len), void *ctx, uint8_t *mark);
+                   int (*fn)(void *ctx, uint32_t c, const uint8_t *data, size_t len), void *ctx, uint8_t *mark,
+                   uint8_t *direct);
 
 /* reader_scan.c */
 int tt__scan(tt_reader *r);

@@ -165,7 +165,7 @@ int tt__scan(tt_reader *r)
         } else if (h.type == TT_FRAME_BATCH || h.type == TT_FRAME_META) {
             tt_frame_header h2;
             const uint8_t *raw;
-            rc = tt__read_frame(r, pos, &h2, &raw);
+            rc = tt__read_frame(r, pos, &h2, &raw, NULL, 0);
             if (rc == TT_E_NOMEM)
                 goto out;
             if (rc == TT_OK)

@@ -53,7 +53,7 @@ static void verify_record(verify_run *v, const tt_record *rec, XXH3_state_t *st,
     }
     XXH3_64bits_reset(st);
     int rc = rec->payload_frames
-                 ? tt__chunk_walk(r, rec, 0, rec->payload_frames - 1, hash_chunk, st, mark)
+                 ? tt__chunk_walk(r, rec, 0, rec->payload_frames - 1, hash_chunk, st, mark, NULL)
                  : TT_OK;
     if (rc != TT_OK) {
         problem(v, rc, 0, (int64_t)rec->index);
@@ -110,7 +110,7 @@ int tt_reader_verify(tt_reader *r, tt_verify_result *res, int (*cb)(void *ctx, c
         if (mark[p])
             continue;
         tt_frame_header h;
-        int rc = tt__read_frame(r, r->pframe[p], &h, NULL);
+        int rc = tt__read_frame(r, r->pframe[p], &h, NULL, NULL, 0);
         res->frames_checked++;
         if (rc != TT_OK)
             problem(&v, rc, r->pframe[p], -1);
