@@ -124,6 +124,9 @@ static int resolve_options(tt_writer *w, const tt_writer_options *o)
     const char *points = OPT(o, points, (const char *)NULL);
     const char *prompts = OPT(o, prompts, (const char *)NULL);
     const char *phases = OPT(o, phases, (const char *)NULL);
+    /* where each filter came from, so an error names the variable or the option */
+    const char *layers_from = "option layers", *points_from = "option points";
+    const char *prompts_from = "option prompts", *phases_from = "option phases";
 
     if (!ignore_env) {
         int64_t v;
@@ -160,13 +163,13 @@ static int resolve_options(tt_writer *w, const tt_writer_options *o)
         if (choice >= 0)
             w->shuffle = (tt_shuffle)choice;
         if ((s = getenv("TT_TRACE_LAYERS")) && *s)
-            layers = s;
+            layers = s, layers_from = "environment variable TT_TRACE_LAYERS";
         if ((s = getenv("TT_TRACE_POINTS")) && *s)
-            points = s;
+            points = s, points_from = "environment variable TT_TRACE_POINTS";
         if ((s = getenv("TT_TRACE_PROMPTS")) && *s)
-            prompts = s;
+            prompts = s, prompts_from = "environment variable TT_TRACE_PROMPTS";
         if ((s = getenv("TT_TRACE_PHASES")) && *s)
-            phases = s;
+            phases = s, phases_from = "environment variable TT_TRACE_PHASES";
     }
 
     if (w->mode < TT_MODE_FULL || w->mode > TT_MODE_OFF)
@@ -197,17 +200,18 @@ static int resolve_options(tt_writer *w, const tt_writer_options *o)
             text++;
         }
         if (tt_range_list_parse(text, &w->layers, err) != TT_OK)
-            return tt_seterr(w->errmsg, TT_E_PARSE, "layer filter: %s", err);
+            return tt_seterr(w->errmsg, TT_E_PARSE, "%s: %s", layers_from, err);
         w->has_layers = 1;
     }
     struct {
         const char *text;
         tt_name_list *list;
-        const char *what;
-    } lists[] = {{points, &w->points, "point"}, {prompts, &w->prompts, "prompt"}, {phases, &w->phases, "phase"}};
+        const char *from;
+    } lists[] = {{points, &w->points, points_from}, {prompts, &w->prompts, prompts_from},
+                 {phases, &w->phases, phases_from}};
     for (int i = 0; i < 3; i++)
         if (lists[i].text && tt_name_list_parse(lists[i].text, lists[i].list, err) != TT_OK)
-            return tt_seterr(w->errmsg, TT_E_PARSE, "%s filter: %s", lists[i].what, err);
+            return tt_seterr(w->errmsg, TT_E_PARSE, "%s: %s", lists[i].from, err);
     return TT_OK;
 }
 

@@ -345,6 +345,17 @@ static void open_errors(void)
     CHECK(strstr(tt_writer_errmsg(w), "TT_TRACE_INFLIGHT_MB") != NULL);
     tt_writer_free(w);
     unsetenv("TT_TRACE_INFLIGHT_MB");
+    setenv("TT_TRACE_LAYERS", "0,1,x", 1);
+    CHECK_STATUS(tt_writer_open(&w, NULL, NULL), TT_E_PARSE);
+    CHECK(strstr(tt_writer_errmsg(w), "TT_TRACE_LAYERS") != NULL);
+    tt_writer_free(w);
+    setenv("TT_TRACE_LAYERS", "0-3", 1);
+    setenv("TT_TRACE_POINTS", "a,,b", 1);
+    CHECK_STATUS(tt_writer_open(&w, NULL, NULL), TT_E_PARSE);
+    CHECK(strstr(tt_writer_errmsg(w), "TT_TRACE_POINTS") != NULL);
+    tt_writer_free(w);
+    unsetenv("TT_TRACE_LAYERS");
+    unsetenv("TT_TRACE_POINTS");
     CHECK_STATUS(tt_writer_open(&w, NULL, NULL), TT_OK); /* TT_TRACE_FILE names the path */
     CHECK_EQ_STR(tt_writer_path(w), path);
     CHECK_STATUS(tt_put(w, &k, TT_F32, 0, NULL, &v), TT_OK);

@@ -1,0 +1,1162 @@
+/*
+ * diff.c — the diff engine's entry point and its first half: options, opening the sides, loading their records
+ * as units, the stage order, pairing (strict, with duplicates paired in capture order and flagged, unpaired units
+ * kept as MISSING pairs; row alignment by position) and grouping. The comparison runs in diff_run.c, the verdicts,
+ * jumps and first failure in diff_judge.c, the KV-cache checks in diff_kv.c.
+ */
+#include "diff_impl.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tt/dtype.h"
+
+int diff_err(tt_diff *d, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->errmsg, sizeof d->errmsg, fmt, ap);
+    va_end(ap);
+    d->failed = 1;
+    return code;
+}
+
+const char *diff_intern(tt_diff *d, const char *s)
+{
+    if (!s)
+        s = "";
+    uint32_t id;
+    if (tt_intern_add(&d->strings, s, strlen(s), SIZE_MAX, &id) != TT_OK)
+        return NULL;
+    return d->strings.strs[id];
+}
+
+int diff_evidence(tt_diff *d, tt_diff_evidence_kind kind, int64_t pair, double a, double b, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (tt_grow((void **)&d->ev.v, &d->ev.cap, d->ev.n + 1, sizeof *d->ev.v) != TT_OK)
+        return TT_E_NOMEM;
+    const char *t = diff_intern(d, buf);
+    if (!t)
+        return TT_E_NOMEM;
+    tt_diff_evidence *e = &d->ev.v[d->ev.n++];
+    e->kind = kind;
+    e->pair = pair;
+    e->a = a;
+    e->b = b;
+    e->text = t;
+    return TT_OK;
+}
+
+/* ---- names -------------------------------------------------------------------------------------------------- */
+
+const char *tt_diff_verdict_name(tt_diff_verdict v)
+{
+    switch (v) {
+    case TT_DIFF_MATCH: return "MATCH";
+    case TT_DIFF_WITHIN_TOL: return "WITHIN_TOL";
+    case TT_DIFF_MISMATCH: return "MISMATCH";
+    case TT_DIFF_MISSING: return "MISSING";
+    }
+    return "UNKNOWN";
+}
+
+const char *tt_diff_overall_name(tt_diff_overall v)
+{
+    switch (v) {
+    case TT_DIFF_IDENTICAL: return "IDENTICAL";
+    case TT_DIFF_STRUCTURAL_DRIFT: return "STRUCTURAL_DRIFT";
+    case TT_DIFF_OVERALL_MISMATCH: return "MISMATCH";
+    case TT_DIFF_NA: return "N/A";
+    }
+    return "UNKNOWN";
+}
+
+const char *tt_diff_mode_name(tt_diff_mode m)
+{
+    switch (m) {
+    case TT_DIFF_MODE_DEFAULT:
+    case TT_DIFF_NUMERIC: return "numeric";
+    case TT_DIFF_AS_DESIGNED: return "as_designed";
+    case TT_DIFF_KV_ALIGNED: return "kv_aligned";
+    }
+    return "unknown";
+}
+
+int tt_diff_mode_from_name(const char *name, tt_diff_mode *out)
+{
+    static const struct {
+        const char *n;
+        tt_diff_mode m;
+    } t[] = {{"numeric", TT_DIFF_NUMERIC}, {"as_designed", TT_DIFF_AS_DESIGNED}, {"kv_aligned", TT_DIFF_KV_ALIGNED}};
+    for (size_t i = 0; name && i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(name, t[i].n) == 0) {
+            *out = t[i].m;
+            return TT_OK;
+        }
+    return TT_E_PARSE;
+}
+
+const char *tt_diff_kv_kind_name(tt_diff_kv_kind k)
+{
+    switch (k) {
+    case TT_DIFF_KV_PREFIX: return "cache_prefix";
+    case TT_DIFF_KV_WRITE: return "cache_write";
+    case TT_DIFF_KV_CAUSAL: return "causal";
+    }
+    return "unknown";
+}
+
+/* The root-cause table (003_*.txt and its extension to the extra points). ROPE_DRIFT is decided by the caller,
+ * which knows whether the pre-RoPE tensor matched. */
+const char *tt_diff_root_cause_name(const char *point, char *buf, size_t len)
+{
+    static const char *const table[][2] = {
+        {"embed_out", "EMBED_DRIFT"},
+        {"residual_pre_attn", "RESIDUAL_PRE_ATTN_DRIFT"},
+        {"attn_norm_out", "ATTN_NORM_DRIFT"},
+        {"q_pre_rope", "Q_PRE_ROPE_DRIFT"},
+        {"k_pre_rope", "K_PRE_ROPE_DRIFT"},
+        {"v", "V_DRIFT"},
+        {"q_post_rope", "Q_POST_ROPE_DRIFT"},
+        {"k_post_rope", "K_POST_ROPE_DRIFT"},
+        {"k_cache", "KV_CACHE_DRIFT"},
+        {"v_cache", "KV_CACHE_DRIFT"},
+        {"attn_scores", "ATTN_SCORES_DRIFT"},
+        {"attn_probs", "SOFTMAX_DRIFT"},
+        {"attn_out", "ATTN_OUT_DRIFT"},
+        {"residual_post_attn", "RESIDUAL_POST_ATTN_DRIFT"},
+        {"ffn_norm_in", "FFN_NORM_DRIFT"},
+        {"mlp_out", "MLP_OUT_DRIFT"},
+        {"residual_post_mlp", "RESIDUAL_POST_MLP_DRIFT"},
+        {"logits", "LOGITS_DRIFT"},
+        {"logits_top1", "LOGITS_DRIFT"},
+    };
+    if (!buf || !len)
+        return "";
+    for (size_t i = 0; point && i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(point, table[i][0]) == 0) {
+            snprintf(buf, len, "%s", table[i][1]);
+            return buf;
+        }
+    size_t n = 0;
+    for (const char *p = point ? point : "UNKNOWN"; *p && n + 7 < len; p++) {
+        char c = *p;
+        if (c >= 'a' && c <= 'z')
+            c = (char)(c - 'a' + 'A');
+        else if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
+            c = '_';
+        buf[n++] = c;
+    }
+    snprintf(buf + n, len - n, "_DRIFT");
+    return buf;
+}
+
+/* ---- options and key ---------------------------------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} key_fields[] = {
+    {"prompt_id", KF_PROMPT}, {"prompt", KF_PROMPT},  {"phase", KF_PHASE},
+    {"point", KF_POINT},      {"tensor", KF_POINT},   {"layer", KF_LAYER},
+    {"step", KF_STEP},        {"token_id", KF_TOKEN}, {"logical_tok_idx", KF_LTI},
+    {"pos_id", KF_POS},       {"rows", KF_ROWS},      {"seq_len", KF_ROWS},
+    {"rank", KF_RANK},        {"dtype", KF_DTYPE},
+};
+
+static int parse_key(tt_diff *d, const char *text, unsigned *mask)
+{
+    *mask = 0;
+    const char *s = text;
+    for (;;) {
+        const char *c = strchr(s, ',');
+        size_t n = c ? (size_t)(c - s) : strlen(s);
+        while (n && (*s == ' '))
+            s++, n--;
+        while (n && s[n - 1] == ' ')
+            n--;
+        size_t k = 0;
+        for (; k < sizeof key_fields / sizeof key_fields[0]; k++)
+            if (strlen(key_fields[k].name) == n && strncmp(key_fields[k].name, s, n) == 0)
+                break;
+        if (k == sizeof key_fields / sizeof key_fields[0])
+            return diff_err(d, TT_E_INVAL,
+                            "key field '%.*s' is unknown (fields: prompt_id phase point layer step token_id "
+                            "logical_tok_idx pos_id rows rank dtype)", (int)(n > 64 ? 64 : n), s);
+        *mask |= key_fields[k].bit;
+        if (!c)
+            break;
+        s = c + 1;
+    }
+    if (!(*mask & KF_POINT))
+        return diff_err(d, TT_E_INVAL, "key '%s' lacks 'point': pairs would mix tensors of different stages", text);
+    return TT_OK;
+}
+
+static char *key_text(unsigned mask)
+{
+    static const struct {
+        const char *n;
+        unsigned b;
+    } order[] = {{"prompt_id", KF_PROMPT}, {"phase", KF_PHASE}, {"step", KF_STEP},   {"token_id", KF_TOKEN},
+                 {"logical_tok_idx", KF_LTI}, {"pos_id", KF_POS}, {"rows", KF_ROWS}, {"rank", KF_RANK},
+                 {"layer", KF_LAYER},        {"point", KF_POINT}, {"dtype", KF_DTYPE}};
+    char buf[256] = "";
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if (mask & order[i].b) {
+            if (buf[0])
+                strcat(buf, ",");
+            strcat(buf, order[i].n);
+        }
+    return tt_strdup(buf);
+}
+
+static int parse_names(tt_diff *d, const char *text, const char ***out, size_t *n, size_t *cap, const char *what)
+{
+    *n = 0;
+    if (!text || !*text)
+        return TT_OK;
+    const char *s = text;
+    for (;;) {
+        const char *c = strchr(s, ',');
+        size_t len = c ? (size_t)(c - s) : strlen(s);
+        if (len == 0 || len > 255)
+            return diff_err(d, TT_E_INVAL, "%s '%s': empty or overlong name", what, text);
+        char buf[256];
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        const char *in = diff_intern(d, buf);
+        if (!in || tt_grow((void **)out, cap, *n + 1, sizeof **out) != TT_OK)
+            return diff_err(d, TT_E_NOMEM, "out of memory");
+        size_t k = 0;
+        while (k < *n && (*out)[k] != in)
+            k++;
+        if (k < *n)
+            return diff_err(d, TT_E_INVAL, "%s '%s': '%s' appears twice", what, text, buf);
+        (*out)[(*n)++] = in;
+        if (!c)
+            break;
+        s = c + 1;
+    }
+    return TT_OK;
+}
+
+int diff_is_cache_point(const tt_diff *d, const char *point)
+{
+    for (size_t i = 0; i < d->ncache_points; i++)
+        if (d->cache_points[i] == point)
+            return 1;
+    return 0;
+}
+
+/* ---- loading ------------------------------------------------------------------------------------------------ */
+
+static int add_unit(tt_diff *d, int side, const dunit *u)
+{
+    if (tt_grow((void **)&d->units[side], &d->units_cap[side], d->nunits[side] + 1, sizeof(dunit)) != TT_OK)
+        return diff_err(d, TT_E_NOMEM, "out of memory for the records");
+    d->units[side][d->nunits[side]++] = *u;
+    return TT_OK;
+}
+
+static int load_side(tt_diff *d, int side, tt_reader *r, const tt_filter *f)
+{
+    uint64_t cursor = 0;
+    tt_record rec;
+    int rc;
+    while ((rc = tt_reader_next(r, f, &cursor, &rec)) == 1) {
+        dunit u;
+        memset(&u, 0, sizeof u);
+        tt_diff_side *s = &u.s;
+        s->present = 1;
+        s->record = rec.index;
+        s->key = rec.key;
+        s->key.prompt_id = diff_intern(d, rec.key.prompt_id);
+        s->key.phase = diff_intern(d, rec.key.phase);
+        s->key.point = diff_intern(d, rec.key.point);
+        if (!s->key.prompt_id || !s->key.phase || !s->key.point)
+            return diff_err(d, TT_E_NOMEM, "out of memory");
+        s->dtype = rec.dtype;
+        s->ndim = rec.ndim < 0 ? 0 : rec.ndim > TT_MAX_DIMS ? TT_MAX_DIMS : rec.ndim;
+        memcpy(s->shape, rec.shape, sizeof s->shape);
+        s->flags = rec.flags;
+        s->hash = rec.hash;
+        s->stats = rec.stats;
+        s->row_begin = 0;
+        s->row_count = s->ndim ? s->shape[0] : 1;
+        u.pos = rec.key.pos_id;
+        u.lti = rec.key.logical_tok_idx;
+        u.token = rec.key.token_id;
+        u.order = d->nunits[side];
+        u.nbytes = u.rec_nbytes = rec.nbytes;
+        u.is_cache = diff_is_cache_point(d, s->key.point);
+        if ((rc = add_unit(d, side, &u)) != TT_OK)
+            return rc;
+    }
+    if (rc < 0)
+        return diff_err(d, rc, "%s", tt_reader_errmsg(r));
+    d->nrecords[side] = d->nunits[side];
+    return TT_OK;
+}
+
+static int copy_meta(tt_diff *d, int side, tt_reader *r)
+{
+    tt_file_info fi;
+    if (tt_reader_info(r, &fi) != TT_OK)
+        return TT_OK;
+    d->meta[side] = calloc(fi.meta_count ? 2 * fi.meta_count : 1, sizeof(char *));
+    if (!d->meta[side])
+        return diff_err(d, TT_E_NOMEM, "out of memory");
+    for (uint64_t i = 0; i < fi.meta_count; i++) {
+        const char *k, *v;
+        if (tt_reader_meta(r, i, &k, &v) != TT_OK)
+            break;
+        d->meta[side][2 * i] = tt_strdup(k);
+        d->meta[side][2 * i + 1] = tt_strdup(v);
+        d->nmeta[side] = i + 1;
+        if (!d->meta[side][2 * i] || !d->meta[side][2 * i + 1])
+            return diff_err(d, TT_E_NOMEM, "out of memory");
+    }
+    return TT_OK;
+}
+
+/* ---- stage order -------------------------------------------------------------------------------------------- */
+
+typedef struct stage_slot {
+    const char *point;
+    int32_t anchor; /* listed rank, or the listed rank captured before it (-1: none) */
+    int unknown;
+    uint64_t sub;
+} stage_slot;
+
+static int slot_cmp(const void *a, const void *b)
+{
+    const stage_slot *x = a, *y = b;
+    if (x->anchor != y->anchor)
+        return x->anchor < y->anchor ? -1 : 1;
+    if (x->unknown != y->unknown)
+        return x->unknown - y->unknown;
+    return (x->sub > y->sub) - (x->sub < y->sub);
+}
+
+static int build_stage_order(tt_diff *d, const char **listed, size_t nlisted)
+{
+    stage_slot *slots = NULL;
+    size_t nslots = 0, cap = 0;
+    for (size_t i = 0; i < nlisted; i++) {
+        if (tt_grow((void **)&slots, &cap, nslots + 1, sizeof *slots) != TT_OK)
+            goto oom;
+        slots[nslots++] = (stage_slot){listed[i], (int32_t)i, 0, 0};
+    }
+    uint64_t sub = 0;
+    for (int side = 0; side < 2; side++) {
+        int32_t last_layer = INT32_MIN, anchor = -1;
+        for (size_t i = 0; i < d->nunits[side]; i++) {
+            const dunit *u = &d->units[side][i];
+            if (u->s.key.layer != last_layer) {
+                last_layer = u->s.key.layer;
+                anchor = -1;
+            }
+            size_t k = 0;
+            while (k < nslots && slots[k].point != u->s.key.point)
+                k++;
+            if (k < nslots) {
+                if (!slots[k].unknown)
+                    anchor = slots[k].anchor;
+                continue;
+            }
+            if (tt_grow((void **)&slots, &cap, nslots + 1, sizeof *slots) != TT_OK)
+                goto oom;
+            slots[nslots++] = (stage_slot){u->s.key.point, anchor, 1, sub++};
+        }
+    }
+    qsort(slots, nslots, sizeof *slots, slot_cmp);
+    if (nslots && tt_grow((void **)&d->stages, &d->stages_cap, nslots, sizeof *d->stages) != TT_OK)
+        goto oom;
+    size_t len = 1;
+    for (size_t i = 0; i < nslots; i++) {
+        d->stages[i] = slots[i].point;
+        len += strlen(slots[i].point) + 1;
+    }
+    d->nstages = nslots;
+    free(slots);
+    d->stages_text = malloc(len);
+    if (!d->stages_text)
+        return diff_err(d, TT_E_NOMEM, "out of memory");
+    d->stages_text[0] = '\0';
+    for (size_t i = 0; i < d->nstages; i++) {
+        if (i)
+            strcat(d->stages_text, ",");
+        strcat(d->stages_text, d->stages[i]);
+    }
+    return TT_OK;
+oom:
+    free(slots);
+    return diff_err(d, TT_E_NOMEM, "out of memory");
+}
+
+static int32_t stage_rank(const tt_diff *d, const char *point)
+{
+    for (size_t i = 0; i < d->nstages; i++)
+        if (d->stages[i] == point)
+            return (int32_t)i;
+    return (int32_t)d->nstages;
+}
+
+/* ---- pairing ------------------------------------------------------------------------------------------------ */
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    return (uintptr_t)a < (uintptr_t)b ? -1 : (uintptr_t)a > (uintptr_t)b;
+}
+
+static int cmp_i32(int32_t a, int32_t b)
+{
+    return (a > b) - (a < b);
+}
+
+/* Unit key comparison under a mask; the unit's own position fields (pos, lti, token) stand for the record's. */
+static int unit_key_cmp(const dunit *x, const dunit *y, unsigned m)
+{
+    int c;
+    if ((m & KF_PROMPT) && (c = cmp_ptr(x->s.key.prompt_id, y->s.key.prompt_id)))
+        return c;
+    if ((m & KF_PHASE) && (c = cmp_ptr(x->s.key.phase, y->s.key.phase)))
+        return c;
+    if ((m & KF_POINT) && (c = cmp_ptr(x->s.key.point, y->s.key.point)))
+        return c;
+    if ((m & KF_LAYER) && (c = cmp_i32(x->s.key.layer, y->s.key.layer)))
+        return c;
+    if ((m & KF_STEP) && (c = cmp_i32(x->s.key.step, y->s.key.step)))
+        return c;
+    if ((m & KF_TOKEN) && (c = cmp_i32(x->token, y->token)))
+        return c;
+    if ((m & KF_LTI) && (c = cmp_i32(x->lti, y->lti)))
+        return c;
+    if ((m & KF_POS) && (c = cmp_i32(x->pos, y->pos)))
+        return c;
+    if ((m & KF_ROWS) && (c = cmp_i32(x->split ? 1 : x->s.key.rows, y->split ? 1 : y->s.key.rows)))
+        return c;
+    if ((m & KF_RANK) && (c = cmp_i32(x->s.key.rank, y->s.key.rank)))
+        return c;
+    if ((m & KF_DTYPE) && (c = cmp_i32((int32_t)x->s.dtype, (int32_t)y->s.dtype)))
+        return c;
+    return 0;
+}
+
+typedef struct sort_item {
+    dunit *u;
+    unsigned mask;
+} sort_item;
+
+static int item_cmp(const void *a, const void *b)
+{
+    const sort_item *x = a, *y = b;
+    int c = unit_key_cmp(x->u, y->u, x->mask);
+    if (c)
+        return c;
+    return (x->u->order > y->u->order) - (x->u->order < y->u->order);
+}
+
+static int new_pair(tt_diff *d, const dunit *l, const dunit *r, uint32_t flags)
+{
+    if (tt_grow((void **)&d->pairs, &d->pairs_cap, d->npairs + 1, sizeof *d->pairs) != TT_OK)
+        return diff_err(d, TT_E_NOMEM, "out of memory for the pairs");
+    tt_diff_pair *p = &d->pairs[d->npairs++];
+    memset(p, 0, sizeof *p);
+    if (l)
+        p->left = l->s;
+    if (r)
+        p->right = r->s;
+    p->flags = flags;
+    if ((l && l->split) || (r && r->split) || (l && r && (l->s.row_count != (l->s.ndim ? l->s.shape[0] : 1) ||
+                                                          r->s.row_count != (r->s.ndim ? r->s.shape[0] : 1))))
+        p->flags |= TT_DIFF_PAIR_ROWS;
+    if (l && r && l->is_cache && r->is_cache && d->o.align == TT_DIFF_ALIGN_POS) {
+        /* cache records of different lengths: compare the positions both hold */
+        uint64_t rows = l->s.row_count < r->s.row_count ? l->s.row_count : r->s.row_count;
+        p->left.row_count = p->right.row_count = rows;
+    }
+    const dunit *m = l ? l : r;
+    p->point = m->s.key.point;
+    p->layer = m->s.key.layer;
+    p->verdict = p->numeric_verdict = (l && r) ? TT_DIFF_MATCH : TT_DIFF_MISSING;
+    p->m.max_ulp = -1;
+    if (flags & TT_DIFF_PAIR_DUPLICATE)
+        d->counts.duplicates++;
+    return TT_OK;
+}
+
+/* One pairing pass over the unused units of both sides selected by `want`, under mask. Runs of equal keys:
+ * (1,1) pair; (n,n) and (n,m) pair in capture order, flagged duplicate, the rest unpaired; with one_to_many a
+ * (1,k) run pairs the single unit with each of the k. Unpaired units are left unused for a later pass when
+ * keep_unpaired is set, else become MISSING pairs (or uncovered rows for split units). */
+static int pair_pass(tt_diff *d, int (*want)(const dunit *), unsigned mask, int one_to_many, int keep_unpaired,
+                     int only_unique)
+{
+    size_t n[2] = {0, 0};
+    sort_item *it[2] = {NULL, NULL};
+    int rc = TT_OK;
+    for (int s = 0; s < 2; s++) {
+        it[s] = malloc((d->nunits[s] ? d->nunits[s] : 1) * sizeof(sort_item));
+        if (!it[s]) {
+            free(it[0]);
+            return diff_err(d, TT_E_NOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < d->nunits[s]; i++)
+            if (!d->units[s][i].used && want(&d->units[s][i]))
+                it[s][n[s]++] = (sort_item){&d->units[s][i], mask};
+        qsort(it[s], n[s], sizeof(sort_item), item_cmp);
+    }
+    size_t i = 0, j = 0;
+    while ((i < n[0] || j < n[1]) && rc == TT_OK) {
+        int c = i >= n[0] ? 1 : j >= n[1] ? -1 : unit_key_cmp(it[0][i].u, it[1][j].u, mask);
+        size_t ie = i, je = j;
+        if (c <= 0)
+            while (ie < n[0] && unit_key_cmp(it[0][ie].u, it[0][i].u, mask) == 0)
+                ie++;
+        if (c >= 0)
+            while (je < n[1] && unit_key_cmp(it[1][je].u, it[1][j].u, mask) == 0)
+                je++;
+        size_t nl = ie - i, nr = je - j;
+        if (nl && nr && !(only_unique && (nl != 1 || nr != 1))) {
+            if (one_to_many && (nl == 1 || nr == 1)) {
+                for (size_t a = 0; a < nl && rc == TT_OK; a++)
+                    for (size_t b = 0; b < nr && rc == TT_OK; b++)
+                        rc = new_pair(d, it[0][i + a].u, it[1][j + b].u, 0);
+                for (size_t a = 0; a < nl; a++)
+                    it[0][i + a].u->used = 1;
+                for (size_t b = 0; b < nr; b++)
+                    it[1][j + b].u->used = 1;
+            } else {
+                size_t k = nl < nr ? nl : nr;
+                uint32_t fl = (nl > 1 || nr > 1) ? TT_DIFF_PAIR_DUPLICATE : 0;
+                for (size_t a = 0; a < k && rc == TT_OK; a++) {
+                    rc = new_pair(d, it[0][i + a].u, it[1][j + a].u, fl);
+                    it[0][i + a].u->used = it[1][j + a].u->used = 1;
+                }
+            }
+        }
+        if (!keep_unpaired) {
+            for (size_t s = 0; s < 2 && rc == TT_OK; s++) {
+                size_t b0 = s ? j : i, b1 = s ? je : ie;
+                for (size_t a = b0; a < b1 && rc == TT_OK; a++) {
+                    dunit *u = it[s][a].u;
+                    if (u->used)
+                        continue;
+                    u->used = 1;
+                    if (u->split) {
+                        d->counts.uncovered_rows++;
+                        continue;
+                    }
+                    rc = s ? new_pair(d, NULL, u, 0) : new_pair(d, u, NULL, 0);
+                    if (rc == TT_OK && ((s == 0 && nl > 1) || (s == 1 && nr > 1)))
+                        d->pairs[d->npairs - 1].flags |= TT_DIFF_PAIR_DUPLICATE, d->counts.duplicates++;
+                }
+            }
+        }
+        i = ie;
+        j = je;
+    }
+    free(it[0]);
+    free(it[1]);
+    return rc;
+}
+
+static int want_any(const dunit *u)
+{
+    return u != NULL;
+}
+static int want_cache(const dunit *u)
+{
+    return u->is_cache;
+}
+static int want_noncache(const dunit *u)
+{
+    return !u->is_cache;
+}
+
+/* Splits every unused multi-row non-cache record into its rows (align pos). */
+static int split_rows(tt_diff *d)
+{
+    for (int s = 0; s < 2; s++) {
+        size_t n0 = d->nunits[s];
+        for (size_t i = 0; i < n0; i++) {
+            dunit *u = &d->units[s][i];
+            if (u->used || u->is_cache || u->s.ndim < 1 || u->s.shape[0] < 2 || u->pos < 0 ||
+                (u->s.key.rows != TT_UNSET && (uint64_t)u->s.key.rows != u->s.shape[0]))
+                continue;
+            uint64_t rows = u->s.shape[0];
+            if (rows > (uint64_t)INT32_MAX - (uint64_t)u->pos)
+                continue;
+            u->used = 1; /* replaced by its rows */
+            dunit base = *u;
+            for (uint64_t r = 0; r < rows; r++) {
+                dunit x = base;
+                x.used = 0;
+                x.split = 1;
+                x.s.row_begin = r;
+                x.s.row_count = 1;
+                x.pos = base.pos + (int32_t)r;
+                x.lti = base.lti == TT_UNSET ? TT_UNSET : base.lti + (int32_t)r;
+                x.token = r == 0 ? base.token : TT_UNSET;
+                x.nbytes = base.rec_nbytes / rows;
+                int rc = add_unit(d, s, &x);
+                if (rc != TT_OK)
+                    return rc;
+                u = &d->units[s][i]; /* the array may have moved */
+            }
+        }
+    }
+    return TT_OK;
+}
+
+static int pair_all(tt_diff *d)
+{
+    unsigned m = d->key_mask;
+    if (d->o.align != TT_DIFF_ALIGN_POS)
+        return pair_pass(d, want_any, m, 0, 0, 0);
+    int rc;
+    /* whole records with the same key and rows pair whole (hash skip stays possible) */
+    if ((rc = pair_pass(d, want_noncache, m | KF_ROWS, 0, 1, 1)) != TT_OK)
+        return rc;
+    if ((rc = pair_pass(d, want_cache, m & ~(unsigned)(KF_TOKEN | KF_LTI), 1, 0, 0)) != TT_OK)
+        return rc;
+    if ((rc = split_rows(d)) != TT_OK)
+        return rc;
+    return pair_pass(d, want_noncache, m & ~(unsigned)(KF_TOKEN | KF_ROWS), 0, 0, 0);
+}
+
+/* ---- groups and order --------------------------------------------------------------------------------------- */
+
+typedef struct gkey {
+    const char *prompt, *phase;
+    int32_t step, token, lti, pos;
+} gkey;
+
+static gkey group_key_of(const tt_diff *d, const tt_diff_pair *p)
+{
+    const tt_diff_side *s = p->left.present ? &p->left : &p->right;
+    unsigned m = d->key_mask;
+    gkey k;
+    memset(&k, 0, sizeof k);
+    k.prompt = (m & KF_PROMPT) ? s->key.prompt_id : NULL;
+    k.phase = (m & KF_PHASE) ? s->key.phase : NULL;
+    k.step = (m & KF_STEP) ? s->key.step : 0;
+    int split = (p->flags & TT_DIFF_PAIR_ROWS) != 0;
+    int32_t lti = s->key.logical_tok_idx, pos = s->key.pos_id, tok = s->key.token_id;
+    if (split) {
+        lti = lti == TT_UNSET ? TT_UNSET : lti + (int32_t)s->row_begin;
+        pos = pos == TT_UNSET ? TT_UNSET : pos + (int32_t)s->row_begin;
+        if (s->row_begin)
+            tok = TT_UNSET;
+    }
+    int cache = diff_is_cache_point(d, s->key.point);
+    k.token = (m & KF_TOKEN) && d->o.align != TT_DIFF_ALIGN_POS ? tok : 0;
+    k.lti = (m & KF_LTI) ? lti : 0;
+    /* the token index names the row; cache records carry pos_id 0 by convention */
+    k.pos = (m & KF_POS) && !(m & KF_LTI) && !cache ? pos : 0;
+    if (cache && d->o.align == TT_DIFF_ALIGN_POS) {
+        /* the decode side's token names the group */
+        const tt_diff_side *t = p->right.present ? &p->right : &p->left;
+        k.lti = (m & KF_LTI) ? t->key.logical_tok_idx : 0;
+    }
+    return k;
+}
+
+static int gkey_cmp(const gkey *a, const gkey *b)
+{
+    int c;
+    if ((c = cmp_ptr(a->prompt, b->prompt)) || (c = cmp_ptr(a->phase, b->phase)) || (c = cmp_i32(a->step, b->step)) ||
+        (c = cmp_i32(a->token, b->token)) || (c = cmp_i32(a->lti, b->lti)) || (c = cmp_i32(a->pos, b->pos)))
+        return c;
+    return 0;
+}
+
+typedef struct gitem {
+    gkey k;
+    size_t pair;
+    uint64_t order;
+} gitem;
+
+static int gitem_cmp(const void *a, const void *b)
+{
+    const gitem *x = a, *y = b;
+    int c = gkey_cmp(&x->k, &y->k);
+    if (c)
+        return c;
+    return (x->order > y->order) - (x->order < y->order);
+}
+
+static uint64_t pair_order(const tt_diff_pair *p, uint64_t nleft)
+{
+    /* capture order: the left record's index, else after every left record */
+    return p->left.present ? p->left.record : nleft + p->right.record;
+}
+
+static int where_of(const tt_diff *d, const tt_diff_pair *p)
+{
+    if (p->layer >= 0)
+        return 1;
+    return p->stage_rank < d->min_layered_rank ? 0 : 2;
+}
+
+typedef struct order_item {
+    uint32_t group;
+    int where;
+    int32_t layer, rank;
+    uint64_t order;
+    size_t idx;
+} order_item;
+
+static int order_cmp(const void *a, const void *b)
+{
+    const order_item *x = a, *y = b;
+    if (x->group != y->group)
+        return x->group < y->group ? -1 : 1;
+    if (x->where != y->where)
+        return x->where < y->where ? -1 : 1;
+    if (x->layer != y->layer)
+        return x->layer < y->layer ? -1 : 1;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    return (x->order > y->order) - (x->order < y->order);
+}
+
+static int group_and_order(tt_diff *d)
+{
+    size_t n = d->npairs;
+    d->min_layered_rank = INT32_MAX;
+    for (size_t i = 0; i < n; i++) {
+        tt_diff_pair *p = &d->pairs[i];
+        p->stage_rank = stage_rank(d, p->point);
+        if (p->layer >= 0 && p->stage_rank < d->min_layered_rank)
+            d->min_layered_rank = p->stage_rank;
+    }
+    gitem *g = malloc((n ? n : 1) * sizeof *g);
+    if (!g)
+        return diff_err(d, TT_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        g[i].k = group_key_of(d, &d->pairs[i]);
+        g[i].pair = i;
+        g[i].order = pair_order(&d->pairs[i], d->nrecords[0]);
+    }
+    qsort(g, n, sizeof *g, gitem_cmp);
+    /* groups in order of their first capture */
+    typedef struct gfirst {
+        uint64_t order;
+        size_t start, end;
+    } gfirst;
+    gfirst *gf = malloc((n ? n : 1) * sizeof *gf);
+    size_t ng = 0;
+    if (!gf) {
+        free(g);
+        return diff_err(d, TT_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n;) {
+        size_t e = i;
+        while (e < n && gkey_cmp(&g[e].k, &g[i].k) == 0)
+            e++;
+        gf[ng++] = (gfirst){g[i].order, i, e};
+        i = e;
+    }
+    /* sort groups by first order (insertion into an index array) */
+    size_t *gi = malloc((ng ? ng : 1) * sizeof *gi);
+    if (!gi) {
+        free(g);
+        free(gf);
+        return diff_err(d, TT_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < ng; i++)
+        gi[i] = i;
+    for (size_t i = 1; i < ng; i++) { /* stable sort by order; groups are few relative to pairs */
+        size_t v = gi[i], k = i;
+        while (k > 0 && gf[gi[k - 1]].order > gf[v].order) {
+            gi[k] = gi[k - 1];
+            k--;
+        }
+        gi[k] = v;
+    }
+    d->groups = calloc(ng ? ng : 1, sizeof *d->groups);
+    if (!d->groups) {
+        free(g);
+        free(gf);
+        free(gi);
+        return diff_err(d, TT_E_NOMEM, "out of memory");
+    }
+    d->ngroups = (uint32_t)ng;
+    for (size_t r = 0; r < ng; r++) {
+        gfirst *x = &gf[gi[r]];
+        tt_diff_group *grp = &d->groups[r];
+        grp->first_failure = -1;
+        grp->pos_id = TT_UNSET;
+        int pos_from_cache = 1;
+        for (size_t k = x->start; k < x->end; k++) {
+            tt_diff_pair *p = &d->pairs[g[k].pair];
+            p->group = (uint32_t)r;
+            const tt_diff_side *s = p->left.present ? &p->left : &p->right;
+            int cache = diff_is_cache_point(d, p->point);
+            if (k == x->start || (pos_from_cache && !cache)) {
+                grp->prompt_id = s->key.prompt_id;
+                grp->token_id = (p->flags & TT_DIFF_PAIR_ROWS) && s->row_begin ? TT_UNSET : s->key.token_id;
+                grp->logical_tok_idx = s->key.logical_tok_idx == TT_UNSET
+                                           ? TT_UNSET
+                                           : s->key.logical_tok_idx + (int32_t)s->row_begin;
+                grp->pos_id = s->key.pos_id == TT_UNSET ? TT_UNSET : s->key.pos_id + (int32_t)s->row_begin;
+                if (p->flags & TT_DIFF_PAIR_ROWS) {
+                    /* report the single-position side */
+                    const tt_diff_side *t = p->left.present && p->left.row_count == 1 && p->left.row_begin == 0
+                                                ? &p->left : s;
+                    if (p->right.present && p->right.row_begin == 0 && p->right.row_count == 1)
+                        t = &p->right;
+                    grp->token_id = t->key.token_id;
+                    grp->logical_tok_idx = t->key.logical_tok_idx == TT_UNSET
+                                               ? TT_UNSET : t->key.logical_tok_idx + (int32_t)t->row_begin;
+                    grp->pos_id = t->key.pos_id == TT_UNSET ? TT_UNSET : t->key.pos_id + (int32_t)t->row_begin;
+                }
+                pos_from_cache = cache;
+            }
+        }
+    }
+    free(g);
+    free(gf);
+    free(gi);
+    /* pairs: group, then pipeline order */
+    order_item *oi = malloc((n ? n : 1) * sizeof *oi);
+    tt_diff_pair *np = malloc((n ? n : 1) * sizeof *np);
+    if (!oi || !np) {
+        free(oi);
+        free(np);
+        return diff_err(d, TT_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const tt_diff_pair *p = &d->pairs[i];
+        oi[i] = (order_item){p->group, where_of(d, p), p->layer, p->stage_rank, pair_order(p, d->nrecords[0]), i};
+    }
+    qsort(oi, n, sizeof *oi, order_cmp);
+    for (size_t i = 0; i < n; i++)
+        np[i] = d->pairs[oi[i].idx];
+    free(oi);
+    free(d->pairs);
+    d->pairs = np;
+    d->pairs_cap = n;
+    return TT_OK;
+}
+
+/* ---- run ---------------------------------------------------------------------------------------------------- */
+
+int diff_judge(tt_diff *d); /* diff_judge.c */
+
+static int open_reader(tt_diff *d, const char *path, tt_reader **r)
+{
+    int rc = tt_reader_open(r, path, NULL);
+    if (rc != TT_OK) {
+        diff_err(d, rc, "%s", *r && tt_reader_errmsg(*r)[0] ? tt_reader_errmsg(*r) : tt_strerror(rc));
+        tt_reader_close(*r);
+        *r = NULL;
+        return rc;
+    }
+    return TT_OK;
+}
+
+static int setup(tt_diff *d, const char *left_path, const char *right_path, const tt_filter **lf,
+                 const tt_filter **rf, tt_filter **own)
+{
+    const tt_diff_options *o = &d->o;
+    if (o->mode < TT_DIFF_MODE_DEFAULT || o->mode > TT_DIFF_KV_ALIGNED)
+        return diff_err(d, TT_E_INVAL, "unknown mode %d", (int)o->mode);
+    if (o->align < TT_DIFF_ALIGN_DEFAULT || o->align > TT_DIFF_ALIGN_POS)
+        return diff_err(d, TT_E_INVAL, "unknown alignment %d", (int)o->align);
+    if (d->o.mode == TT_DIFF_MODE_DEFAULT)
+        d->o.mode = TT_DIFF_NUMERIC;
+    if (d->o.align == TT_DIFF_ALIGN_DEFAULT)
+        d->o.align = TT_DIFF_ALIGN_NONE;
+    if (!(d->o.jump_ratio > 0) || !isfinite(d->o.jump_ratio))
+        d->o.jump_ratio = 100;
+    if (!(d->o.jump_floor > 0) || !isfinite(d->o.jump_floor))
+        d->o.jump_floor = 1;
+    if (!d->o.topk)
+        d->o.topk = 16;
+    if (d->o.topk > 1024)
+        d->o.topk = 1024;
+    if (!d->o.slab_bytes)
+        d->o.slab_bytes = 64ull << 20;
+    if (d->o.slab_bytes < 4096)
+        d->o.slab_bytes = 4096;
+    if (!left_path || !*left_path)
+        return diff_err(d, TT_E_INVAL, "no left file");
+    d->left_path = tt_strdup(left_path);
+    d->right_path = tt_strdup(right_path && *right_path ? right_path : left_path);
+    if (!d->left_path || !d->right_path)
+        return diff_err(d, TT_E_NOMEM, "out of memory");
+    /* one file (two sides chosen by filters) only when no right file is named: naming the same file twice
+     * compares it with itself, which is a legitimate check of a run against itself */
+    d->same_file = !right_path || !*right_path;
+    int lempty = tt_filter_empty(*lf), rempty = tt_filter_empty(*rf);
+    if (d->same_file) {
+        if (lempty && rempty) {
+            /* the seeds' protocol: the last prefill row against the first decode step */
+            own[0] = tt_filter_new();
+            own[1] = tt_filter_new();
+            if (!own[0] || !own[1] || tt_filter_add(own[0], "phase=prefill_last", NULL, 0) != TT_OK ||
+                tt_filter_add(own[1], "phase=decode0", NULL, 0) != TT_OK)
+                return diff_err(d, TT_E_NOMEM, "out of memory");
+            *lf = own[0];
+            *rf = own[1];
+        } else if (lempty || rempty) {
+            return diff_err(d, TT_E_INVAL, "one file: both sides need a filter (--left and --right), or neither "
+                                           "for phase=prefill_last against phase=decode0");
+        }
+    }
+    const char *key = o->key;
+    int rc;
+    if (key) {
+        if ((rc = parse_key(d, key, &d->key_mask)) != TT_OK)
+            return rc;
+    } else {
+        parse_key(d, TT_DIFF_DEFAULT_KEY, &d->key_mask);
+        if (!d->same_file && lempty && rempty)
+            d->key_mask |= KF_PHASE | KF_STEP; /* two runs of one protocol: phases pair with their own kind */
+    }
+    if (!(d->key_text = key_text(d->key_mask)))
+        return diff_err(d, TT_E_NOMEM, "out of memory");
+    if ((rc = parse_names(d, o->cache_points ? o->cache_points : TT_DIFF_DEFAULT_CACHE_POINTS, &d->cache_points,
+                          &d->ncache_points, &(size_t){0}, "cache points")) != TT_OK)
+        return rc;
+    if ((rc = diff_tols_copy(o->tols, &d->tols)) != TT_OK)
+        return diff_err(d, rc, "out of memory");
+    return TT_OK;
+}
+
+static int run(tt_diff *d, const tt_filter *lf, const tt_filter *rf)
+{
+    tt_reader *r[2] = {NULL, NULL};
+    int rc = open_reader(d, d->left_path, &r[0]);
+    if (rc != TT_OK)
+        return rc;
+    if (!d->same_file && (rc = open_reader(d, d->right_path, &r[1])) != TT_OK) {
+        tt_reader_close(r[0]);
+        return rc;
+    }
+    tt_reader *rr = d->same_file ? r[0] : r[1];
+    const char **listed = NULL;
+    size_t nlisted = 0, lcap = 0;
+    if ((rc = load_side(d, 0, r[0], lf)) == TT_OK && (rc = load_side(d, 1, rr, rf)) == TT_OK &&
+        (rc = copy_meta(d, 0, r[0])) == TT_OK)
+        rc = copy_meta(d, 1, rr);
+    tt_reader_close(r[0]);
+    tt_reader_close(r[1]);
+    if (rc != TT_OK)
+        return rc;
+    d->counts.left_records = d->nrecords[0];
+    d->counts.right_records = d->nrecords[1];
+    for (int s = 0; s < 2; s++)
+        if (!d->nrecords[s])
+            return diff_err(d, TT_E_NOTFOUND, "the %s side (%s%s) selects no record", s ? "right" : "left",
+                            s ? d->right_path : d->left_path,
+                            d->same_file ? (s ? ", its --right filter" : ", its --left filter") : "");
+    if ((rc = parse_names(d, d->o.stages ? d->o.stages : TT_DIFF_DEFAULT_STAGES, &listed, &nlisted, &lcap,
+                          "stage order")) != TT_OK) {
+        free(listed);
+        return rc;
+    }
+    rc = build_stage_order(d, listed, nlisted);
+    free(listed);
+    if (rc != TT_OK)
+        return rc;
+    if ((rc = pair_all(d)) != TT_OK)
+        return rc;
+    size_t paired = 0;
+    for (size_t i = 0; i < d->npairs; i++)
+        paired += d->pairs[i].left.present && d->pairs[i].right.present;
+    if (!paired)
+        return diff_err(d, TT_E_MISMATCH, "no pair: none of the %llu left records has the key (%s) of one of the "
+                        "%llu right records; check --key, --left/--right and --align",
+                        (unsigned long long)d->nrecords[0], d->key_text, (unsigned long long)d->nrecords[1]);
+    if ((rc = group_and_order(d)) != TT_OK)
+        return rc;
+    if ((rc = diff_compare_all(d)) != TT_OK)
+        return rc;
+    return diff_judge(d);
+}
+
+int tt_diff_run(tt_diff **out, const char *left_path, const tt_filter *left_filter, const char *right_path,
+                const tt_filter *right_filter, const tt_diff_options *opts)
+{
+    if (!out)
+        return TT_E_INVAL;
+    tt_diff *d = calloc(1, sizeof *d);
+    *out = d;
+    if (!d)
+        return TT_E_NOMEM;
+    tt_intern_init(&d->strings);
+    d->overall = TT_DIFF_NA;
+    d->o.size = sizeof d->o;
+    if (opts) {
+        if (opts->size < sizeof(uint32_t) || opts->size > 4096)
+            return diff_err(d, TT_E_INVAL, "options: size %u is not a tt_diff_options size", opts->size);
+        memcpy(&d->o, opts, opts->size < sizeof d->o ? opts->size : sizeof d->o);
+        d->o.size = sizeof d->o;
+    }
+    uint64_t t0 = tt_monotonic_ns();
+    tt_filter *own[2] = {NULL, NULL};
+    const tt_filter *lf = left_filter, *rf = right_filter;
+    int rc = setup(d, left_path, right_path, &lf, &rf, own);
+    if (rc == TT_OK)
+        rc = run(d, lf, rf);
+    tt_filter_free(own[0]);
+    tt_filter_free(own[1]);
+    d->seconds = (double)(tt_monotonic_ns() - t0) * 1e-9;
+    if (rc != TT_OK) {
+        if (!d->errmsg[0])
+            diff_err(d, rc, "%s", tt_strerror(rc));
+        d->failed = 1;
+        d->overall = TT_DIFF_NA;
+    }
+    return rc;
+}
+
+void tt_diff_free(tt_diff *d)
+{
+    if (!d)
+        return;
+    tt_diff_tols_free(d->tols);
+    free(d->key_text);
+    free(d->stages_text);
+    free(d->left_path);
+    free(d->right_path);
+    free(d->cache_points_text);
+    for (int s = 0; s < 2; s++) {
+        free(d->units[s]);
+        for (uint64_t i = 0; d->meta[s] && i < 2 * d->nmeta[s]; i++)
+            free(d->meta[s][i]);
+        free(d->meta[s]);
+    }
+    free(d->stages);
+    free(d->cache_points);
+    free(d->pairs);
+    free(d->groups);
+    free(d->worst);
+    free(d->chain);
+    free(d->ev.v);
+    free(d->kv);
+    tt_intern_free(&d->strings);
+    free(d);
+}
+
+/* ---- accessors ---------------------------------------------------------------------------------------------- */
+
+const char *tt_diff_errmsg(const tt_diff *d)
+{
+    return d ? d->errmsg : "";
+}
+
+tt_diff_overall tt_diff_overall_verdict(const tt_diff *d)
+{
+    return d && !d->failed ? d->overall : TT_DIFF_NA;
+}
+
+const char *tt_diff_subcause(const tt_diff *d)
+{
+    return d && !d->failed ? d->subcause : NULL;
+}
+
+int tt_diff_counts_get(const tt_diff *d, tt_diff_counts *out)
+{
+    if (!d || !out)
+        return TT_E_INVAL;
+    *out = d->counts;
+    return TT_OK;
+}
+
+int tt_diff_info_get(const tt_diff *d, tt_diff_info *out)
+{
+    if (!d || !out)
+        return TT_E_INVAL;
+    memset(out, 0, sizeof *out);
+    out->key = d->key_text ? d->key_text : "";
+    out->stages = d->stages_text ? d->stages_text : "";
+    out->mode = d->o.mode;
+    out->align = d->o.align;
+    out->threads = d->threads;
+    out->seconds = d->seconds;
+    out->left_path = d->left_path ? d->left_path : "";
+    out->right_path = d->right_path ? d->right_path : "";
+    return TT_OK;
+}
+
+uint64_t tt_diff_pair_count(const tt_diff *d)
+{
+    return d && !d->failed ? d->npairs : 0;
+}
+
+const tt_diff_pair *tt_diff_pair_at(const tt_diff *d, uint64_t i)
+{
+    return d && !d->failed && i < d->npairs ? &d->pairs[i] : NULL;
+}
+
+uint32_t tt_diff_group_count(const tt_diff *d)
+{
+    return d && !d->failed ? d->ngroups : 0;
+}
+
+const tt_diff_group *tt_diff_group_at(const tt_diff *d, uint32_t i)
+{
+    return d && !d->failed && i < d->ngroups ? &d->groups[i] : NULL;
+}
+
+const tt_diff_failure *tt_diff_first_failure(const tt_diff *d)
+{
+    return d && !d->failed && d->has_failure ? &d->failure : NULL;
+}
+
+const uint64_t *tt_diff_chain(const tt_diff *d, uint64_t *n)
+{
+    if (n)
+        *n = d && !d->failed ? d->nchain : 0;
+    return d ? d->chain : NULL;
+}
+
+uint64_t tt_diff_evidence_count(const tt_diff *d)
+{
+    return d ? d->ev.n : 0;
+}
+
+const tt_diff_evidence *tt_diff_evidence_at(const tt_diff *d, uint64_t i)
+{
+    return d && i < d->ev.n ? &d->ev.v[i] : NULL;
+}
+
+uint64_t tt_diff_kv_check_count(const tt_diff *d)
+{
+    return d && !d->failed ? d->nkv : 0;
+}
+
+const tt_diff_kv_check *tt_diff_kv_check_at(const tt_diff *d, uint64_t i)
+{
+    return d && !d->failed && i < d->nkv ? &d->kv[i] : NULL;
+}
+
+uint64_t tt_diff_meta_count(const tt_diff *d, int side)
+{
+    return d && (side == 0 || side == 1) ? d->nmeta[side] : 0;
+}
+
+int tt_diff_meta(const tt_diff *d, int side, uint64_t i, const char **key, const char **value)
+{
+    if (!d || (side != 0 && side != 1) || i >= d->nmeta[side])
+        return TT_E_RANGE;
+    if (key)
+        *key = d->meta[side][2 * i];
+    if (value)
+        *value = d->meta[side][2 * i + 1];
+    return TT_OK;
+}

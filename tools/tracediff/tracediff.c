@@ -1,0 +1,307 @@
+/*
+ * tracediff.c — compares two runs (two files, or two sides of one file chosen by filters) with libtrace's diff
+ * engine (tt/diff.h) and renders the answer: a one-screen summary on stdout, JSON (schemas/diff.schema.json),
+ * the seeds' results table as TSV, a per-pair TSV, and calibrated tolerances. All the judging is in the library;
+ * this file parses the command line and writes files. See README.md beside it.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "render.h"
+#include "tt/diff.h"
+#include "tt/reader.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tracediff [options] LEFT [RIGHT]\n"
+            "\n"
+            "Pairs the records of two sides, compares every pair from its full tensors, finds the first real\n"
+            "divergence in pipeline order and names its root cause. One file: the sides are chosen by --left and\n"
+            "--right (without them: phase=prefill_last against phase=decode0). Two files: engine against\n"
+            "reference, run A against run B. The right side is the reference.\n"
+            "\n"
+            "sides and pairing:\n"
+            "  --left COND            condition on the left side's records (repeatable, all must hold),\n"
+            "                         e.g. phase=prefill_last, layer=0-3, prompt_id!=p0_short\n"
+            "  --right COND           the same for the right side\n"
+            "  --where COND           a condition for both sides\n"
+            "  --key FIELDS           pairing key (default " TT_DIFF_DEFAULT_KEY ",\n"
+            "                         plus phase,step for two files without --left/--right)\n"
+            "  --align none|pos       pos: multi-row records pair row by row with single-position records\n"
+            "  --stages LIST          pipeline stage order (default: the seeds' list); 'capture' = capture order\n"
+            "  --cache-points LIST    KV-cache points (default " TT_DIFF_DEFAULT_CACHE_POINTS ")\n"
+            "\n"
+            "judging:\n"
+            "  --mode MODE            numeric (default), as_designed (legacy hash PASS/FAIL), kv_aligned\n"
+            "                         (adds Q/K/V/softmax evidence and the KV-cache checks; N/A without them)\n"
+            "  --tol POINT[@L]=R:A    tolerance for a point ('*' any point) at layer L (repeatable): rtol R,\n"
+            "                         atol A (absolute) or Arms (times the reference's RMS), e.g. attn_out=1e-3:1e-3rms\n"
+            "  --tol-file FILE        tolerances from a file (POINT LAYER RTOL ATOL lines; see README.md)\n"
+            "  --calibrate FILE       write tolerances observed in this (known-good) comparison x --margin\n"
+            "  --margin X             calibration margin (default 4)\n"
+            "  --jump-ratio X         error jump threshold against the stages feeding a pair (default 100)\n"
+            "  --jump-floor X         inputs' error counts as at least X dtype epsilons (default 1)\n"
+            "  --verify-identical     read and compare hash-equal pairs too\n"
+            "  --threads N            comparison threads (default: online CPUs, at most 16)\n"
+            "\n"
+            "output:\n"
+            "  --json FILE            every pair, the first failure and the evidence as JSON ('-' = stdout)\n"
+            "  --tsv FILE             the seeds' results table: one row per prompt/token/position\n"
+            "  --pairs-tsv FILE       one row per pair with its metrics\n"
+            "  --topk N               worst elements kept for the first failure (default 16)\n"
+            "  --worst N              worst pairs shown in the summary (default 5)\n"
+            "  -q, --quiet            no summary on stdout\n"
+            "  -h, --help             this help\n"
+            "  -V, --version          print the version\n"
+            "\n"
+            "Exit status: 0 identical or structural drift only, 1 mismatch (a bug), 2 usage or input error\n"
+            "(unreadable file, a side that selects nothing, no pair, bad tolerance file) and N/A (kv_aligned\n"
+            "without the evidence it needs), 3 output could not be written, 4 internal error (e.g. out of memory).\n");
+}
+
+enum {
+    OPT_LEFT = 256, OPT_RIGHT, OPT_WHERE, OPT_KEY, OPT_ALIGN, OPT_STAGES, OPT_CACHE, OPT_MODE, OPT_TOL, OPT_TOLFILE,
+    OPT_CALIB, OPT_MARGIN, OPT_JRATIO, OPT_JFLOOR, OPT_VERIFY, OPT_THREADS, OPT_JSON, OPT_TSV, OPT_PTSV, OPT_TOPK,
+    OPT_WORST
+};
+
+static const struct option long_opts[] = {
+    {"left", required_argument, NULL, OPT_LEFT},         {"right", required_argument, NULL, OPT_RIGHT},
+    {"where", required_argument, NULL, OPT_WHERE},       {"key", required_argument, NULL, OPT_KEY},
+    {"align", required_argument, NULL, OPT_ALIGN},       {"stages", required_argument, NULL, OPT_STAGES},
+    {"cache-points", required_argument, NULL, OPT_CACHE}, {"mode", required_argument, NULL, OPT_MODE},
+    {"tol", required_argument, NULL, OPT_TOL},           {"tol-file", required_argument, NULL, OPT_TOLFILE},
+    {"calibrate", required_argument, NULL, OPT_CALIB},   {"margin", required_argument, NULL, OPT_MARGIN},
+    {"jump-ratio", required_argument, NULL, OPT_JRATIO}, {"jump-floor", required_argument, NULL, OPT_JFLOOR},
+    {"verify-identical", no_argument, NULL, OPT_VERIFY}, {"threads", required_argument, NULL, OPT_THREADS},
+    {"json", required_argument, NULL, OPT_JSON},         {"tsv", required_argument, NULL, OPT_TSV},
+    {"pairs-tsv", required_argument, NULL, OPT_PTSV},    {"topk", required_argument, NULL, OPT_TOPK},
+    {"worst", required_argument, NULL, OPT_WORST},       {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},                    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0}};
+
+static void add_cond(tt_filter *f, const char *opt, const char *cond, render_side *rs)
+{
+    char err[256];
+    int rc = tt_filter_add(f, cond, err, sizeof err);
+    if (rc == TT_E_NOMEM)
+        cli_die(CLI_EXIT_INTERNAL, "out of memory");
+    if (rc != TT_OK)
+        cli_die(CLI_EXIT_USAGE, "option --%s '%s': %s", opt, cond, err[0] ? err : tt_strerror(rc));
+    if (rs && rs->nconds < RENDER_MAX_CONDS)
+        rs->conds[rs->nconds++] = cond;
+}
+
+/* Reads a whole (small) text file; exits 2 naming it when it cannot. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = cli_open_in(path);
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    if (!buf)
+        cli_die(CLI_EXIT_INTERNAL, "out of memory");
+    for (;;) {
+        if (n == cap) {
+            if (cap > (64u << 20))
+                cli_die(CLI_EXIT_USAGE, "%s: larger than 64 MiB, not a tolerance file", path);
+            cap *= 2;
+            char *q = realloc(buf, cap);
+            if (!q)
+                cli_die(CLI_EXIT_INTERNAL, "out of memory");
+            buf = q;
+        }
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (k == 0)
+            break;
+    }
+    if (ferror(f))
+        cli_die(CLI_EXIT_USAGE, "%s: read error", path);
+    if (f != stdin)
+        fclose(f);
+    *len = n;
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    cli_init(argv[0]);
+    tt_diff_options o = TT_DIFF_OPTIONS_INIT;
+    tt_filter *lf = tt_filter_new(), *rf = tt_filter_new();
+    tt_diff_tols *tols = tt_diff_tols_new();
+    if (!lf || !rf || !tols)
+        cli_die(CLI_EXIT_INTERNAL, "out of memory");
+    render_opts ro;
+    memset(&ro, 0, sizeof ro);
+    ro.worst = 5;
+    const char *json = NULL, *tsv = NULL, *ptsv = NULL, *calib = NULL, *tolfile = NULL;
+    double margin = 4;
+    int quiet = 0, c;
+    const char *tol_specs[256];
+    int ntol = 0;
+    while ((c = getopt_long(argc, argv, "qhV", long_opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_LEFT: add_cond(lf, "left", optarg, &ro.side[0]); break;
+        case OPT_RIGHT: add_cond(rf, "right", optarg, &ro.side[1]); break;
+        case OPT_WHERE:
+            add_cond(lf, "where", optarg, &ro.side[0]);
+            add_cond(rf, "where", optarg, &ro.side[1]);
+            break;
+        case OPT_KEY: o.key = optarg; break;
+        case OPT_ALIGN:
+            if (strcmp(optarg, "none") == 0)
+                o.align = TT_DIFF_ALIGN_NONE;
+            else if (strcmp(optarg, "pos") == 0)
+                o.align = TT_DIFF_ALIGN_POS;
+            else
+                cli_die(CLI_EXIT_USAGE, "option --align: '%s' is not none or pos", optarg);
+            break;
+        case OPT_STAGES: o.stages = strcmp(optarg, "capture") == 0 ? "" : optarg; break;
+        case OPT_CACHE: o.cache_points = optarg; break;
+        case OPT_MODE:
+            if (tt_diff_mode_from_name(optarg, &o.mode) != TT_OK)
+                cli_die(CLI_EXIT_USAGE, "option --mode: '%s' is not numeric, as_designed or kv_aligned", optarg);
+            break;
+        case OPT_TOL:
+            if (ntol == (int)(sizeof tol_specs / sizeof tol_specs[0]))
+                cli_die(CLI_EXIT_USAGE, "option --tol: more than 256 given");
+            tol_specs[ntol++] = optarg;
+            break;
+        case OPT_TOLFILE: tolfile = optarg; break;
+        case OPT_CALIB: calib = optarg; break;
+        case OPT_MARGIN:
+            margin = cli_parse_double("margin", optarg);
+            if (!(margin > 0) || margin > 1e12)
+                cli_die(CLI_EXIT_USAGE, "option --margin: '%s' is not a positive number", optarg);
+            break;
+        case OPT_JRATIO:
+            o.jump_ratio = cli_parse_double("jump-ratio", optarg);
+            if (!(o.jump_ratio > 1))
+                cli_die(CLI_EXIT_USAGE, "option --jump-ratio: '%s' must be above 1", optarg);
+            break;
+        case OPT_JFLOOR:
+            o.jump_floor = cli_parse_double("jump-floor", optarg);
+            if (!(o.jump_floor > 0))
+                cli_die(CLI_EXIT_USAGE, "option --jump-floor: '%s' must be above 0", optarg);
+            break;
+        case OPT_VERIFY: o.verify_identical = 1; break;
+        case OPT_THREADS: o.threads = (uint32_t)cli_parse_u64("threads", optarg, 1, 16); break;
+        case OPT_JSON: json = optarg; break;
+        case OPT_TSV: tsv = optarg; break;
+        case OPT_PTSV: ptsv = optarg; break;
+        case OPT_TOPK: o.topk = (uint32_t)cli_parse_u64("topk", optarg, 1, 1024); break;
+        case OPT_WORST: ro.worst = (int)cli_parse_u64("worst", optarg, 0, 100); break;
+        case 'q': quiet = 1; break;
+        case 'h':
+            usage(stdout);
+            tt_filter_free(lf), tt_filter_free(rf), tt_diff_tols_free(tols);
+            return CLI_EXIT_OK;
+        case 'V':
+            cli_print_version();
+            tt_filter_free(lf), tt_filter_free(rf), tt_diff_tols_free(tols);
+            return CLI_EXIT_OK;
+        default: cli_die(CLI_EXIT_USAGE, "try --help");
+        }
+    }
+    if (optind >= argc)
+        cli_die(CLI_EXIT_USAGE, "missing LEFT file (try --help)");
+    if (argc - optind > 2)
+        cli_die(CLI_EXIT_USAGE, "unexpected argument '%s': at most two files (try --help)", argv[optind + 2]);
+    const char *left = argv[optind], *right = argc - optind == 2 ? argv[optind + 1] : NULL;
+
+    char err[512];
+    if (tolfile) {
+        size_t len;
+        char *text = slurp(tolfile, &len);
+        int rc = tt_diff_tol_parse(text, len, tols, err, sizeof err);
+        free(text);
+        if (rc == TT_E_NOMEM)
+            cli_die(CLI_EXIT_INTERNAL, "out of memory");
+        if (rc != TT_OK)
+            cli_die(CLI_EXIT_USAGE, "%s: %s", tolfile, err[0] ? err : tt_strerror(rc));
+    }
+    for (int i = 0; i < ntol; i++) {
+        int rc = tt_diff_tol_spec(tols, tol_specs[i], err, sizeof err);
+        if (rc == TT_E_NOMEM)
+            cli_die(CLI_EXIT_INTERNAL, "out of memory");
+        if (rc != TT_OK)
+            cli_die(CLI_EXIT_USAGE, "option --tol %s", err);
+    }
+    o.tols = tols;
+
+    /* outputs are opened before the work, so a bad path fails fast */
+    FILE *fjson = json ? cli_open_out(json) : NULL;
+    FILE *ftsv = tsv ? cli_open_out(tsv) : NULL;
+    FILE *fptsv = ptsv ? cli_open_out(ptsv) : NULL;
+    FILE *fcal = calib ? cli_open_out(calib) : NULL;
+
+    tt_diff *d = NULL;
+    int rc = tt_diff_run(&d, left, lf, right, rf, &o);
+    if (rc != TT_OK) {
+        cli_error("%s", d && tt_diff_errmsg(d)[0] ? tt_diff_errmsg(d) : tt_strerror(rc));
+        tt_diff_free(d);
+        tt_filter_free(lf), tt_filter_free(rf), tt_diff_tols_free(tols);
+        return rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE;
+    }
+    tt_diff_overall v = tt_diff_overall_verdict(d);
+    ro.side[0].path = left;
+    ro.side[1].path = right ? right : left;
+    if (!right && !ro.side[0].nconds && !ro.side[1].nconds) {
+        ro.side[0].conds[ro.side[0].nconds++] = "phase=prefill_last";
+        ro.side[1].conds[ro.side[1].nconds++] = "phase=decode0";
+    }
+    int wrc = 0;
+    if (fjson) {
+        wrc = render_json(d, &ro, fjson);
+        if (wrc == TT_E_NOMEM)
+            cli_die(CLI_EXIT_INTERNAL, "out of memory while writing the JSON");
+        cli_close_out(fjson, json);
+    }
+    if (ftsv) {
+        render_tsv(d, ftsv);
+        cli_close_out(ftsv, tsv);
+    }
+    if (fptsv) {
+        render_pairs_tsv(d, fptsv);
+        cli_close_out(fptsv, ptsv);
+    }
+    if (fcal) {
+        tt_diff_tols *cal = NULL;
+        char *text = NULL;
+        if (tt_diff_calibrate(d, margin, &cal) != TT_OK || tt_diff_tols_format(cal, &text) != TT_OK)
+            cli_die(CLI_EXIT_INTERNAL, "out of memory while calibrating");
+        tt_diff_counts cn;
+        tt_diff_counts_get(d, &cn);
+        if (cn.mismatch || cn.missing)
+            cli_warn("calibrating from a comparison with %llu mismatching and %llu missing pairs: their errors are "
+                     "taken as known-good noise", (unsigned long long)cn.mismatch, (unsigned long long)cn.missing);
+        fprintf(fcal, "# calibrated by tracediff from %s vs %s, margin %g: atol = margin x (max |diff| / rms of the\n"
+                      "# reference) observed, rtol = the dtype default; '*' rows hold the largest over the layers\n%s",
+                left, right ? right : left, margin, text);
+        free(text);
+        tt_diff_tols_free(cal);
+        cli_close_out(fcal, calib);
+    }
+    if (!quiet && !(json && strcmp(json, "-") == 0) && !(tsv && strcmp(tsv, "-") == 0) &&
+        !(ptsv && strcmp(ptsv, "-") == 0) && !(calib && strcmp(calib, "-") == 0))
+        render_text(d, &ro, stdout);
+    if (v == TT_DIFF_NA)
+        cli_error("N/A: %s", tt_diff_subcause(d) ? tt_diff_subcause(d) : "the trace lacks what this mode needs");
+    fflush(stdout);
+    tt_diff_free(d);
+    tt_filter_free(lf);
+    tt_filter_free(rf);
+    tt_diff_tols_free(tols);
+    (void)wrc;
+    switch (v) {
+    case TT_DIFF_IDENTICAL:
+    case TT_DIFF_STRUCTURAL_DRIFT: return CLI_EXIT_OK;
+    case TT_DIFF_OVERALL_MISMATCH: return CLI_EXIT_FINDING;
+    default: return CLI_EXIT_USAGE;
+    }
+}
