@@ -1,24 +1,39 @@
 #!/usr/bin/env bash
 # scripts/demo.sh — the main job: installs what is missing (Debian 12, as root), builds, traces the sample
-# engine's prefill and decode (correct, then with a bug), diffs them and writes the report.
+# engine (tinylm) through the seeds' protocol — prefill over N+1 tokens (phase prefill_last) against prefill
+# over N then decode of token N+1 (phase decode0) — once correct and once with a RoPE bug, diffs the two paths,
+# and writes the report. Outputs go to out/demo (TT_DEMO_OUT overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh build
 jobs=$(nproc)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs" >/dev/null
 out=${TT_DEMO_OUT:-out/demo}
 rm -rf "$out"
 mkdir -p "$out"
-bin=build/tools
+tinylm=build/samples/tinylm/tinylm
+tracediff=build/tools/tracediff/tracediff
+tracereport=build/tools/tracereport/tracereport
 
-if [ -x build/samples/tinylm/tinylm ]; then
-  echo "==> tracing tinylm (correct engine and --bug rope-pos)"
-  build/samples/tinylm/tinylm -o "$out/correct.tt"
-  build/samples/tinylm/tinylm -o "$out/rope-pos.tt" --bug rope-pos
-  $bin/tracedump/tracedump "$out/correct.tt" 2>/dev/null || true
+step() { printf '\n==> %s\n' "$*"; }
+
+step "tracing tinylm, bf16: the correct engine, and the same engine with --bug rope-pos"
+"$tinylm" -o "$out/correct.tt" --dtype bf16 --capture-full-prefill
+"$tinylm" -o "$out/rope-pos.tt" --dtype bf16 --capture-full-prefill --bug rope-pos
+
+# exit status 1 means "mismatch found": expected for the buggy engine, so it does not stop the demo
+step "correct engine: prefill_last vs decode0 (kv_aligned)"
+"$tracediff" --mode kv_aligned "$out/correct.tt" --json "$out/correct.diff.json" --tsv "$out/correct.diff.tsv" || true
+step "engine with the RoPE bug: prefill_last vs decode0 (kv_aligned)"
+"$tracediff" --mode kv_aligned "$out/rope-pos.tt" --json "$out/rope-pos.diff.json" --tsv "$out/rope-pos.diff.tsv" || true
+"$tracediff" --mode as_designed "$out/rope-pos.tt" --json "$out/rope-pos.as_designed.json" -q || true
+
+if [ -x "$tracereport" ]; then
+  step "report"
+  "$tracereport" "$out/rope-pos.diff.json" --mode-result "$out/rope-pos.as_designed.json" -o "$out/report"
+  "$tracereport" --compare "$out/rope-pos.diff.json" "$out/correct.diff.json" -o "$out/compare"
+  printf '\nReport: %s\nBefore/after a fix: %s\n' "$out/report/report.html" "$out/compare/report.html"
 else
-  echo "==> writing and reading a small trace"
-  build/tests/interop/trace_tool golden "$out/small.tt" 2>/dev/null || true
+  printf '\nDiff results: %s\n' "$out/rope-pos.diff.json"
 fi
-echo "==> outputs in $out"

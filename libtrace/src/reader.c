@@ -78,6 +78,7 @@ int tt__read_frame(tt_reader *r, uint64_t off, tt_frame_header *h, const uint8_t
 {
     uint8_t hb[TT_FRAME_HEADER_SIZE];
     char err[TT_ERRMSG_SIZE];
+    r->err_offset = off;
     int rc = tt__read_at(r, off, hb, sizeof hb, "frame header");
     if (rc != TT_OK)
         return rc;
@@ -628,8 +629,10 @@ int tt_reader_next(tt_reader *r, const tt_filter *f, uint64_t *cursor, tt_record
         }
         tt_cached_batch *cb;
         int rc = tt__batch_get(r, bi, &cb);
-        if (rc != TT_OK)
+        if (rc != TT_OK) {
+            *cursor = end; /* past the batch that cannot be read, so the caller may go on */
             return rc;
+        }
         for (; i < end; i++) {
             tt__fill_record(r, cb, (uint32_t)(i - b->first_record), i, out);
             if (tt_filter_match(f, out)) {
@@ -732,6 +735,8 @@ int tt__chunk_walk(tt_reader *r, const tt_record *rec, uint32_t first, uint32_t 
         const uint8_t *raw;
         uint64_t expect = rec->nbytes - (uint64_t)c * cb < cb ? rec->nbytes - (uint64_t)c * cb : cb;
         uint8_t *dst = direct ? direct + (uint64_t)c * cb : NULL;
+        if (mark) /* reached, whether or not it reads well: reported once, with the record */
+            mark[p + c] = 1;
         if ((rc = tt__read_frame(r, off, &h, &raw, dst, (size_t)expect)) != TT_OK)
             return rc;
         if (h.type != TT_FRAME_PAYLOAD || h.seq != rec->seq || h.aux != c || h.raw_size != expect)
@@ -741,8 +746,6 @@ int tt__chunk_walk(tt_reader *r, const tt_record *rec, uint32_t first, uint32_t 
                                   (unsigned long long)rec->seq, (unsigned long long)expect,
                                   tt_frame_type_name(h.type), (unsigned long long)h.seq, h.aux,
                                   (unsigned long long)h.raw_size);
-        if (mark)
-            mark[p + c] = 1;
         if (fn && (rc = fn(ctx, c, raw, (size_t)h.raw_size)) != TT_OK)
             return rc;
     }

@@ -41,6 +41,7 @@ struct tt_reader {
     uint64_t file_size;
     int failed;
     char errmsg[TT_ERRMSG_SIZE];
+    uint64_t err_offset; /* offset of the frame the last frame error concerns */
     tt_file_info info;
     tt_recovery recovery;
 

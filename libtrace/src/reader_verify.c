@@ -56,7 +56,7 @@ static void verify_record(verify_run *v, const tt_record *rec, XXH3_state_t *st,
                  ? tt__chunk_walk(r, rec, 0, rec->payload_frames - 1, hash_chunk, st, mark, NULL)
                  : TT_OK;
     if (rc != TT_OK) {
-        problem(v, rc, 0, (int64_t)rec->index);
+        problem(v, rc, r->err_offset, (int64_t)rec->index);
         return;
     }
     v->res->frames_checked += rec->payload_frames;
@@ -146,7 +146,19 @@ int tt_reader_copy(tt_reader *r, const tt_filter *f, tt_writer *w, uint64_t *cop
     uint64_t cursor = 0;
     tt_record rec;
     int rc;
-    while ((rc = tt_reader_next(r, f, &cursor, &rec)) == 1) {
+    for (;;) {
+        uint64_t before = cursor;
+        rc = tt_reader_next(r, f, &cursor, &rec);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            /* a damaged record batch: its records are lost, the iteration goes on after it */
+            if (rc != TT_E_CORRUPT && rc != TT_E_TRUNCATED && rc != TT_E_LIMIT)
+                break;
+            if (lost)
+                *lost += cursor - before;
+            continue;
+        }
         if (rec.flags & TT_REC_LOST) {
             if (lost)
                 (*lost)++;
@@ -159,7 +171,14 @@ int tt_reader_copy(tt_reader *r, const tt_filter *f, tt_writer *w, uint64_t *cop
                                     (unsigned long long)rec.nbytes);
                 break;
             }
-            if ((rc = tt_reader_read(r, rec.index, buf, cap)) != TT_OK)
+            rc = tt_reader_read(r, rec.index, buf, cap);
+            if (rc == TT_E_CORRUPT || rc == TT_E_TRUNCATED) {
+                /* a payload that fails its checksums is not copied: lost, like one the scan found missing */
+                if (lost)
+                    (*lost)++;
+                continue;
+            }
+            if (rc != TT_OK)
                 break;
             data = buf;
         }

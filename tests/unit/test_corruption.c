@@ -148,6 +148,47 @@ int main(void)
     }
     /* one flipped byte costs at most the records of one batch (a damaged batch frame) */
     CHECK(total_intact_min >= NREC - 3);
+
+    /* tt_reader_copy of a file with one damaged payload and one damaged batch: the rest is copied, the damaged
+     * records are counted as lost, and the copy verifies clean */
+    memcpy(flipped, bytes, len);
+    int payload_seen = 0, batch_seen = 0;
+    uint64_t damaged_payload = 0, damaged_batch = 0;
+    for (int f = 0; f < nframes; f++) {
+        tt_frame_header h;
+        tt_frame_header_decode(bytes + frame_off[f], &h, NULL, 0);
+        if (h.type == TT_FRAME_PAYLOAD && h.seq == 1 && !payload_seen++)
+            damaged_payload = frame_off[f] + TT_FRAME_HEADER_SIZE + 5;
+        if (h.type == TT_FRAME_BATCH && ++batch_seen == 3)
+            damaged_batch = frame_off[f] + TT_FRAME_HEADER_SIZE + 3;
+    }
+    flipped[damaged_payload] ^= 0x11;
+    flipped[damaged_batch] ^= 0x11;
+    ts_write_file(cpy, flipped, len);
+    char out[256];
+    ts_path(out, sizeof out, "copied.tt");
+    tt_reader *r;
+    CHECK_STATUS(tt_reader_open(&r, cpy, NULL), TT_OK);
+    tt_writer_options wo = ts_opts();
+    CHECK_STATUS(tt_writer_open(&w, out, &wo), TT_OK);
+    uint64_t copied = 0, lost = 0;
+    CHECK_STATUS(tt_reader_copy(r, NULL, w, &copied, &lost), TT_OK);
+    CHECK_EQ_U64(lost, 1 + 3);   /* record seq 1's payload, and batch 3's three records */
+    CHECK_EQ_U64(copied, NREC - 4);
+    tt_verify_result vr;
+    int problems = 0;
+    CHECK_STATUS(tt_reader_verify(r, &vr, NULL, NULL), TT_E_CORRUPT);
+    problems = (int)vr.problems;
+    CHECK_EQ_INT(problems, 2); /* each damage reported once */
+    tt_reader_close(r);
+    CHECK_STATUS(tt_writer_close(w), TT_OK);
+    tt_writer_free(w);
+    CHECK_STATUS(tt_reader_open(&r, out, NULL), TT_OK);
+    CHECK_EQ_U64(tt_reader_count(r), NREC - 4);
+    CHECK_STATUS(tt_reader_verify(r, &vr, NULL, NULL), TT_OK);
+    CHECK_EQ_STR(tt_reader_meta_get(r, "engine"), "corruption-test");
+    tt_reader_close(r);
+    unlink(out);
     free(flipped);
     free(bytes);
     for (int i = 0; i < NREC; i++)

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tt/reader.h" /* tt_reader, tt_filter, tt_record (the trace helpers below) */
+
 /* Exit codes, the same for every tool (documented in each --help and in tools/README.md). */
 enum {
     CLI_EXIT_OK = 0,      /* success; for tracediff: identical or structural drift only */
@@ -69,5 +71,103 @@ void cli_progress_end(cli_progress *p);
 
 /*! cli_human_bytes() : "1.5 GiB" into buf. */
 const char *cli_human_bytes(uint64_t n, char *buf, size_t len);
+
+/* ---- shared by tracedump, trace2jsonl, jsonl2trace -------------------------------------------------------- */
+
+/* Argument parsing without getopt, so every tool accepts the same forms: "--name VALUE", "--name=VALUE",
+ * "-n VALUE", "-nVALUE"; "--" ends the options; "-" alone is an operand (stdin or stdout). */
+
+/*! cli_is_option() : 1 when arg looks like an option ("-x", "--xx"), 0 for operands ("-", "file"). */
+int cli_is_option(const char *arg);
+
+/*! cli_flag() : 1 when argv[*i] is the flag `lng` (e.g. "--list") or `shrt` (e.g. "-l", may be NULL).
+ *  Exits with CLI_EXIT_USAGE when the flag is given a value ("--list=3"). */
+int cli_flag(char **argv, int *i, const char *lng, const char *shrt);
+
+/*! cli_value() : 1 when argv[*i] is the option `lng`/`shrt` taking a value; *val is set to it (the next argument
+ *  is consumed, *i is advanced). Exits with CLI_EXIT_USAGE ("option --where needs a value") when it is missing. */
+int cli_value(int argc, char **argv, int *i, const char *lng, const char *shrt, const char **val);
+
+/*! cli_unknown_option() : "unknown option 'ARG' (see PROG --help)" and exit CLI_EXIT_USAGE. */
+void cli_unknown_option(const char *arg) __attribute__((noreturn));
+
+/*! cli_usage_error() : the message, then "see PROG --help", exit CLI_EXIT_USAGE. */
+void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/*! cli_add_where() : adds a --where condition to f (tt_filter_add syntax); exits CLI_EXIT_USAGE with the
+ *  library's message on a bad condition, CLI_EXIT_INTERNAL when out of memory. */
+void cli_add_where(tt_filter *f, const char *cond);
+
+/*! cli_open_trace() : opens a trace for reading ("-" = standard input, which is first copied to an unlinked
+ *  temporary file because a trace is read from its end). recovery is a tt_recovery value. Exits with
+ *  CLI_EXIT_USAGE and the reader's message (file, frame, offset) when the file cannot be opened; otherwise
+ *  returns the reader. When the footer was missing or damaged and the file was recovered by scanning, warns on
+ *  stderr (unless quiet) with the reason and what the scan found. */
+tt_reader *cli_open_trace(const char *path, int recovery, int quiet);
+
+/*! cli_trace_name() : the name to show for a trace path in messages ("standard input" for "-"). */
+const char *cli_trace_name(const char *path);
+
+/*! cli_reader_die() : prints the reader's last error (it names file, frame and offset) and exits with the code
+ *  that fits the status: CLI_EXIT_INTERNAL for TT_E_NOMEM, else CLI_EXIT_USAGE (the input cannot be read). */
+void cli_reader_die(const tt_reader *r, int status) __attribute__((noreturn));
+
+/*
+ * Fast text output. A cli_buf collects output and hands it to stdio in large writes; the formatters below write
+ * numbers without printf because printf costs more than the rest of a JSON line (trace2jsonl's target is a
+ * million lines per second on one core).
+ */
+typedef struct cli_buf {
+    char *p;
+    size_t len, cap;
+} cli_buf;
+
+/*! cli_buf_grow() : makes room for n more bytes; exits CLI_EXIT_INTERNAL when out of memory. */
+void cli_buf_grow(cli_buf *b, size_t n);
+/*! cli_buf_reserve() : a pointer to room for n more bytes (the caller then adds to b->len what it used). */
+static inline char *cli_buf_reserve(cli_buf *b, size_t n)
+{
+    if (b->cap - b->len < n)
+        cli_buf_grow(b, n);
+    return b->p + b->len;
+}
+void cli_buf_free(cli_buf *b);
+/*! cli_buf_write() : writes the buffer to f and empties it; exits CLI_EXIT_OUTPUT naming `name` on failure. */
+void cli_buf_write(cli_buf *b, FILE *f, const char *name);
+void cli_buf_put(cli_buf *b, const char *s, size_t n);
+void cli_buf_puts(cli_buf *b, const char *s);
+void cli_buf_printf(cli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*! cli_buf_json_str() : s as a JSON string literal with its quotes. Control characters, '"' and '\\' are
+ *  escaped; bytes that are not valid UTF-8 become \ufffd (JSON text must be UTF-8). */
+void cli_buf_json_str(cli_buf *b, const char *s);
+
+/* Number formatters: write into dst (room for CLI_NUM_MAX bytes), return the length; no terminating NUL. */
+#define CLI_NUM_MAX 32
+size_t cli_fmt_u64(char *dst, uint64_t v);
+size_t cli_fmt_i64(char *dst, int64_t v);
+/*! cli_fmt_double() : the shortest decimal that reads back (strtod) as exactly v, as a JSON number: fixed
+ *  notation for exponents -5..16 ("-0.00517679", "38.0": a '.0' keeps integral values floats), otherwise
+ *  "1.5e-07" / "2e+20" as Python's repr writes them. Among the shortest, the one closest to v. NaN and
+ *  infinities are written as Python's json module writes them: NaN, Infinity, -Infinity (not standard JSON;
+ *  callers that need strict JSON test isfinite() first). */
+size_t cli_fmt_double(char *dst, double v);
+/*! cli_shortest_digits() : the digits of cli_fmt_double() for a finite v != 0 (sign ignored): writes 1..17
+ *  digits to digits (no NUL), returns their count, *exp10 = decimal exponent of the first digit. */
+int cli_shortest_digits(double v, char *digits, int *exp10);
+
+/*
+ * The legacy JSONL record ("event": "stage_trace"), as the seeds' probe wrote it and old analysers read it:
+ *   event, prompt_id, phase, point, layer, step, [token_id, logical_tok_idx,] pos_id, seq_len, [hash,]
+ *   [min, max, mean]
+ * layer, step, pos_id and seq_len are always written (-1 when unset, as the legacy engine wrote them);
+ * token_id and logical_tok_idx only when set (older files have no such fields); hash only when the record has
+ * one, min/max/mean only when it has statistics. Separators are Python json.dumps()'s (", " and ": ").
+ */
+#define CLI_SJ_EXTRA 0x1u    /* append rank, dtype, shape, absmax, l2, nan_count, inf_count */
+#define CLI_SJ_NAN_NULL 0x2u /* write non-finite statistics as null instead of NaN/Infinity */
+#define CLI_SJ_READER 0x4u   /* append what a reader knows of the record: index, seq, payload, lost, stored_bytes */
+
+/*! cli_buf_stage_trace() : appends one record as a JSON object and a newline. */
+void cli_buf_stage_trace(cli_buf *b, const tt_record *rec, unsigned flags);
 
 #endif /* TT_CLI_H */

@@ -121,7 +121,8 @@ TT_API int tt_filter_empty(const tt_filter *f);
 /*! tt_reader_next() : filtered iteration. *cursor starts at 0; each call returns the next record at index >=
  *  *cursor that matches f (NULL = all), and moves *cursor past it. Batches that cannot match (by the footer's
  *  key ranges) are skipped without being read.
- *  @return : 1 with *out filled, 0 at the end, or a negative error. */
+ *  @return : 1 with *out filled, 0 at the end, or a negative error (a record batch that cannot be read: *cursor
+ *  is then moved past that batch's records, so the caller may report the error and go on). */
 TT_API int tt_reader_next(tt_reader *r, const tt_filter *f, uint64_t *cursor, tt_record *out);
 
 /*! tt_reader_find() : the first record whose key equals *key on every field that is set (strings non-NULL,
@@ -166,7 +167,9 @@ TT_API int tt_reader_verify(tt_reader *r, tt_verify_result *res, int (*cb)(void 
 /*! tt_reader_copy() : writes every record matching f (NULL = all) to w with tt_put_record(), payloads
  *  included, keeping seq, time and metadata; records marked TT_REC_LOST are skipped and counted in *lost.
  *  Used to write a clean copy of a recovered file, or a subset of a trace. The reader's file metadata is copied
- *  with tt_writer_set_meta(). @return : TT_OK or the first error (reader or writer). */
+ *  with tt_writer_set_meta(). Records that cannot be read (a damaged record batch, a payload failing its
+ *  checksums) are skipped and counted in *lost. @return : TT_OK or the first error that stops the copy
+ *  (writer errors, I/O errors, out of memory). */
 TT_API int tt_reader_copy(tt_reader *r, const tt_filter *f, tt_writer *w, uint64_t *copied, uint64_t *lost);
 
 /*! tt_reader_strings() : the distinct strings used by the records (prompt ids, phases, points), in first-use

@@ -1,0 +1,313 @@
+/*
+ * jsonl2trace — imports legacy JSONL ("stage_trace" lines with a hash and min/max/mean, no tensor) into a trace
+ * of metadata-only records, so that the new tools (tracedump, tracediff) read old runs. Each line becomes one
+ * record stored with tt_put_record(): its key, its hash (TT_REC_HAS_HASH) and its statistics
+ * (TT_REC_HAS_STATS: min/max/mean as given; absmax and l2 are 0 unless the line gives them, since the legacy
+ * format never had them and inventing them would be a wrong answer); no dtype or shape unless given; seq is
+ * the line number, so a record leads back to its line. trace2jsonl writes the same lines back.
+ *
+ * Bad lines: every message names the file, the line and (for syntax) the column. By default a bad line is
+ * skipped, reported (the first few) and counted, and the import goes on; with --strict the first bad line stops
+ * the import and no output is left behind.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "legacy_line.h"
+#include "tt/writer.h"
+
+#define SHOWN_BAD_LINES 10 /* bad lines reported one by one before only counting */
+#define MAX_UNKNOWN_NAMES 16
+#define CLI_STR2(x) #x
+#define CLI_STR(x) CLI_STR2(x)
+
+typedef struct options {
+    const char *input;
+    const char *output;
+    int strict, force, quiet;
+    const char **meta; /* KEY=VALUE */
+    int nmeta;
+} options;
+
+typedef struct import_stats {
+    uint64_t lines, records, blank, other_events, bad;
+    uint64_t first_bad_line;
+    char *unknown[MAX_UNKNOWN_NAMES]; /* ignored field names, first seen first */
+    uint64_t unknown_lines[MAX_UNKNOWN_NAMES];
+    int nunknown;
+    uint64_t unknown_more; /* lines with ignored fields beyond the names kept */
+} import_stats;
+
+static void usage(void)
+{
+    printf("usage: %s [OPTIONS] [INPUT.jsonl] -o TRACE\n"
+           "Imports legacy JSONL \"stage_trace\" lines (one JSON object per line with prompt_id, phase, point,\n"
+           "layer, step, pos_id, seq_len, hash, min, max, mean and optionally token_id, logical_tok_idx) into a\n"
+           "trace of hash/stats-only records. INPUT \"-\" or none reads standard input. Lines whose event is not\n"
+           "\"stage_trace\" and blank lines are skipped; unknown fields are ignored (and listed in a note).\n"
+           "hash is an unsigned 64-bit integer, read exactly; NaN, Infinity and -Infinity are accepted (Python's\n"
+           "json writes them). The fields trace2jsonl --extra adds (rank, dtype, shape, absmax, l2, nan_count,\n"
+           "inf_count) are imported too. Schema: schemas/stage_trace.schema.json.\n"
+           "\n"
+           "Options:\n"
+           "  -o, --output TRACE  the trace to write (required; a regular file, not \"-\")\n"
+           "  -f, --force         replace TRACE if it exists\n"
+           "      --strict        stop at the first bad line (exit 2) and remove TRACE; by default bad lines\n"
+           "                      are reported (the first %d), skipped and counted\n"
+           "  -m, --meta KEY=VALUE  add file metadata (engine, model, commit, ...); repeatable\n"
+           "  -q, --quiet         report bad lines only as a count\n"
+           "  -h, --help          this help\n"
+           "  -V, --version       version\n"
+           "\n"
+           "Errors name the place as FILE:LINE:COLUMN. The trace's metadata records source=legacy-jsonl and\n"
+           "source_file; each record's seq is its line number.\n"
+           "\n"
+           "Examples:\n"
+           "  %s b3_66.jsonl -o b3_66.tt\n"
+           "  %s --strict --meta engine=greta --meta commit=56b755a run.jsonl -o run.tt\n"
+           "\n" CLI_EXIT_HELP
+           "Skipped bad lines alone do not make the exit status non-zero, unless no line at all could be read.\n",
+           cli_prog(), SHOWN_BAD_LINES, cli_prog(), cli_prog());
+}
+
+static void parse_args(int argc, char **argv, options *o)
+{
+    const char *v;
+    int only_operands = 0;
+    o->meta = calloc((size_t)argc, sizeof *o->meta);
+    if (!o->meta)
+        cli_die(CLI_EXIT_INTERNAL, "out of memory");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (only_operands || !cli_is_option(a)) {
+            if (o->input)
+                cli_usage_error("one input at a time ('%s' and '%s' given)", o->input, a);
+            o->input = a;
+        } else if (strcmp(a, "--") == 0) {
+            only_operands = 1;
+        } else if (cli_flag(argv, &i, "--help", "-h")) {
+            usage();
+            exit(CLI_EXIT_OK);
+        } else if (cli_flag(argv, &i, "--version", "-V")) {
+            cli_print_version();
+            exit(CLI_EXIT_OK);
+        } else if (cli_value(argc, argv, &i, "--output", "-o", &v)) {
+            o->output = v;
+        } else if (cli_value(argc, argv, &i, "--meta", "-m", &v)) {
+            if (!strchr(v, '=') || v[0] == '=')
+                cli_usage_error("--meta '%s': expected KEY=VALUE", v);
+            o->meta[o->nmeta++] = v;
+        } else if (cli_flag(argv, &i, "--strict", NULL)) {
+            o->strict = 1;
+        } else if (cli_flag(argv, &i, "--force", "-f")) {
+            o->force = 1;
+        } else if (cli_flag(argv, &i, "--quiet", "-q")) {
+            o->quiet = 1;
+        } else {
+            cli_unknown_option(a);
+        }
+    }
+    if (!o->output)
+        cli_usage_error("no output trace given (-o TRACE)");
+    if (strcmp(o->output, "-") == 0)
+        cli_usage_error("a trace cannot be written to standard output (it is read from its end): give -o FILE");
+    if (!o->input)
+        o->input = "-";
+}
+
+static tt_writer *open_trace(const options *o)
+{
+    struct stat st;
+    if (!o->force && stat(o->output, &st) == 0)
+        cli_die(CLI_EXIT_OUTPUT, "%s: exists (use --force to replace it)", o->output);
+    tt_writer_options wo = TT_WRITER_OPTIONS_INIT;
+    wo.ignore_env = 1; /* the import decides what is stored, not TT_TRACE_* */
+    wo.overwrite = 1;
+    wo.threads = 1;    /* metadata-only records: nothing for workers to do */
+    tt_writer *w = NULL;
+    int rc = tt_writer_open(&w, o->output, &wo);
+    if (rc != TT_OK) {
+        cli_error("%s", w ? tt_writer_errmsg(w) : "out of memory");
+        tt_writer_free(w);
+        exit(rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_OUTPUT);
+    }
+    char buf[256];
+    const char *slash = strrchr(o->input, '/');
+    tt_writer_set_meta(w, "source", "legacy-jsonl");
+    tt_writer_set_meta(w, "source_file", strcmp(o->input, "-") == 0 ? "-" : slash ? slash + 1 : o->input);
+    snprintf(buf, sizeof buf, "jsonl2trace %s", tt_version());
+    tt_writer_set_meta(w, "converted_by", buf);
+    for (int i = 0; i < o->nmeta; i++) {
+        char *kv = strdup(o->meta[i]);
+        if (!kv)
+            cli_die(CLI_EXIT_INTERNAL, "out of memory");
+        char *eq = strchr(kv, '=');
+        *eq = '\0';
+        if (tt_writer_set_meta(w, kv, eq + 1) != TT_OK)
+            cli_usage_error("--meta '%.60s': %s", o->meta[i], tt_writer_errmsg(w));
+        free(kv);
+    }
+    return w;
+}
+
+/* Fails the import: for --strict and fatal errors, the partial trace is removed. */
+static void abandon(tt_writer *w, const options *o, int code)
+{
+    tt_writer_free(w);
+    unlink(o->output);
+    exit(code);
+}
+
+static void note_unknown(import_stats *st, const legacy_result *res)
+{
+    int more = 0;
+    for (int u = 0; u < res->nunknown; u++) {
+        int k = 0;
+        while (k < st->nunknown && strcmp(st->unknown[k], res->unknown[u]) != 0)
+            k++;
+        if (k == st->nunknown && k < MAX_UNKNOWN_NAMES) {
+            st->unknown[k] = strdup(res->unknown[u]);
+            if (!st->unknown[k])
+                cli_die(CLI_EXIT_INTERNAL, "out of memory");
+            st->nunknown++;
+        }
+        if (k < st->nunknown)
+            st->unknown_lines[k]++;
+        else
+            more = 1;
+    }
+    st->unknown_more += (uint64_t)more;
+}
+
+static void bad_line(import_stats *st, const options *o, const char *name, uint64_t line, const char *err)
+{
+    st->bad++;
+    if (!st->first_bad_line)
+        st->first_bad_line = line;
+    if (!o->quiet && st->bad <= SHOWN_BAD_LINES)
+        cli_warn("%s:%llu%s (line skipped)", name, (unsigned long long)line, err);
+}
+
+/* Reads every line of in and stores its record. */
+static void import(FILE *in, const char *name, tt_writer *w, const options *o, import_stats *st)
+{
+    legacy_parser p = {0};
+    legacy_result res;
+    char *line = NULL, err[512];
+    size_t cap = 0;
+    ssize_t len;
+    struct stat sb;
+    cli_progress prog;
+    cli_progress_start(&prog, "bytes", fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0);
+    uint64_t done = 0;
+    while ((len = getline(&line, &cap, in)) > 0) {
+        st->lines++;
+        done += (uint64_t)len;
+        size_t n = (size_t)len;
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            n--;
+        const char *s = line;
+        if (st->lines == 1 && n >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) /* a UTF-8 byte order mark */
+            s += 3, n -= 3;
+        int rc = legacy_parse_line(&p, s, n, &res, err, sizeof err);
+        if (rc == LEGACY_BLANK) {
+            st->blank++;
+            continue;
+        }
+        if (rc == LEGACY_ERROR) {
+            if (o->strict) {
+                cli_error("%s:%llu%s", name, (unsigned long long)st->lines, err);
+                cli_error("stopped at the first bad line (--strict); %s not written", o->output);
+                free(line);
+                legacy_parser_free(&p);
+                abandon(w, o, CLI_EXIT_USAGE);
+            }
+            bad_line(st, o, name, st->lines, err);
+            continue;
+        }
+        if (rc == LEGACY_OTHER) { /* other events have fields of their own: not "unknown" */
+            st->other_events++;
+            continue;
+        }
+        note_unknown(st, &res);
+        res.rec.seq = st->lines; /* the record leads back to its line */
+        int prc = tt_put_record(w, &res.rec, NULL);
+        if (prc < 0) {
+            /* the line was checked, so this is the writer failing (disk full...) */
+            cli_error("%s:%llu: cannot store the record: %s", name, (unsigned long long)st->lines,
+                      tt_writer_errmsg(w));
+            free(line);
+            legacy_parser_free(&p);
+            abandon(w, o, prc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_OUTPUT);
+        }
+        st->records++;
+        if ((st->lines & 4095) == 0)
+            cli_progress_update(&prog, done);
+    }
+    cli_progress_end(&prog);
+    int read_error = ferror(in);
+    free(line);
+    legacy_parser_free(&p);
+    if (read_error) {
+        cli_error("%s: read error after line %llu: %s", name, (unsigned long long)st->lines, strerror(errno));
+        abandon(w, o, CLI_EXIT_USAGE);
+    }
+}
+
+static void report(const import_stats *st, const options *o, const char *name)
+{
+    if (st->nunknown) {
+        char buf[1024];
+        size_t off = 0;
+        for (int k = 0; k < st->nunknown && off < sizeof buf; k++)
+            off += (size_t)snprintf(buf + off, sizeof buf - off, "%s\"%s\" (%llu line%s)", k ? ", " : "",
+                                    st->unknown[k], (unsigned long long)st->unknown_lines[k],
+                                    st->unknown_lines[k] == 1 ? "" : "s");
+        fprintf(stderr, "%s: note: %s: ignored unknown field%s %s%s\n", cli_prog(), name,
+                st->nunknown == 1 ? "" : "s", buf, st->unknown_more ? " and others" : "");
+    }
+    if (st->other_events)
+        fprintf(stderr, "%s: note: %s: skipped %llu line%s whose event is not \"stage_trace\"\n", cli_prog(), name,
+                (unsigned long long)st->other_events, st->other_events == 1 ? "" : "s");
+    if (st->bad)
+        cli_warn("%s: skipped %llu bad line%s of %llu (first: line %llu)%s; %llu record%s written to %s", name,
+                 (unsigned long long)st->bad, st->bad == 1 ? "" : "s", (unsigned long long)st->lines,
+                 (unsigned long long)st->first_bad_line,
+                 st->bad > SHOWN_BAD_LINES && !o->quiet ? " (only the first " CLI_STR(SHOWN_BAD_LINES) " shown)" : "",
+                 (unsigned long long)st->records, st->records == 1 ? "" : "s", o->output);
+}
+
+int main(int argc, char **argv)
+{
+    cli_init(argv[0]);
+    options o = {0};
+    parse_args(argc, argv, &o);
+    const char *name = strcmp(o.input, "-") == 0 ? "standard input" : o.input;
+    FILE *in = cli_open_in(o.input);
+    tt_writer *w = open_trace(&o);
+    import_stats st = {0};
+    import(in, name, w, &o, &st);
+    if (in != stdin)
+        fclose(in);
+    int rc = tt_writer_close(w);
+    if (rc != TT_OK) {
+        cli_error("%s", tt_writer_errmsg(w));
+        abandon(w, &o, rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_OUTPUT);
+    }
+    tt_writer_free(w);
+    report(&st, &o, name);
+    for (int k = 0; k < st.nunknown; k++)
+        free(st.unknown[k]);
+    free(o.meta);
+    if (st.bad && st.records == 0) {
+        cli_error("%s: no line could be read as a stage_trace record", name);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
