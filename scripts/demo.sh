@@ -31,7 +31,7 @@ step "engine with the RoPE bug: prefill_last vs decode0 (kv_aligned)"
 
 if [ -x "$tracereport" ]; then
   step "report"
-  "$tracereport" "$out/rope-pos.diff.json" --mode-result "$out/rope-pos.as_designed.json" -o "$out/report"
+  "$tracereport" "$out/rope-pos.diff.json" "$out/rope-pos.as_designed.json" -o "$out/report"
   "$tracereport" --compare "$out/rope-pos.diff.json" "$out/correct.diff.json" -o "$out/compare"
   printf '\nReport: %s\nBefore/after a fix: %s\n' "$out/report/report.html" "$out/compare/report.html"
 else

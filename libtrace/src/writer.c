@@ -494,6 +494,14 @@ static int check_record(tt_writer *w, const tt_submit *s, tt_job *j)
     return TT_OK;
 }
 
+/* Heap a record holds besides its tensor bytes (the job, per-chunk headers and statistics, allocator slack):
+ * charged to the in-flight bound too, so that a flood of tiny tensors cannot outgrow it. */
+static uint64_t job_overhead(const tt_writer *w, uint64_t nbytes)
+{
+    uint64_t chunks = (nbytes + w->chunk_bytes - 1) / w->chunk_bytes;
+    return sizeof(tt_job) + 64 + chunks * (sizeof(tt_frame_header) + sizeof(tt_stats) + 32);
+}
+
 int tt__writer_submit(tt_writer *w, const tt_submit *s)
 {
     tt_job *j = calloc(1, sizeof *j);
@@ -520,7 +528,7 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
         j->keep_stats = (s->rec->flags & TT_REC_HAS_STATS) != 0;
     }
     int needs_data = j->mode != TT_MODE_OFF;
-    uint64_t reserve = needs_data ? j->rec.nbytes : 0;
+    uint64_t reserve = (needs_data ? j->rec.nbytes : 0) + job_overhead(w, j->rec.nbytes);
 
     pthread_mutex_lock(&w->mu);
     w->counters.puts++;

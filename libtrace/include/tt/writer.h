@@ -73,7 +73,9 @@ typedef struct tt_writer_options {
     uint32_t size;           /* sizeof(tt_writer_options), set by TT_WRITER_OPTIONS_INIT */
     tt_mode mode;            /* default full */
     uint32_t threads;        /* worker threads; default min(4, online CPUs) */
-    uint64_t inflight_bytes; /* bound on tensor bytes held in flight; default 256 MiB, at least 1 MiB */
+    uint64_t inflight_bytes; /* bound on bytes held in flight (tensor copies plus ~0.5 KiB of bookkeeping per
+                                record); default 256 MiB, at least 1 MiB. Each worker also holds one chunk of
+                                scratch and two zstd contexts (about 6 MiB at the default chunk size) */
     tt_on_full on_full;      /* default block */
     int zstd_level;          /* default 1; negative levels are zstd's fast levels */
     int zstd_level_set;      /* nonzero: zstd_level is used even when 0 (zstd's own default level 3) */
