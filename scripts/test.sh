@@ -10,8 +10,10 @@ scripts/deps.sh test
 jobs=${TT_TEST_JOBS:-$(nproc)}
 step() { printf '\n==> %s\n' "$*"; }
 
-step "build (RelWithDebInfo)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_BUILD_TESTS=ON >/dev/null
+step "build (RelWithDebInfo), with the HIP and CUDA device-capture flavours compiled"
+cuda=OFF
+[ -x /usr/local/cuda/bin/nvcc ] && cuda=ON
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_BUILD_TESTS=ON -DTT_HIP=ON -DTT_CUDA=$cuda >/dev/null
 cmake --build build -j"$jobs"
 step "ctest: everything"
 ctest --test-dir build --output-on-failure -j"$jobs"
@@ -21,12 +23,12 @@ if [ "${TT_TEST_SKIP_SANITIZERS:-0}" != 1 ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTT_SANITIZE=address,undefined -DTT_BUILD_TESTS=ON >/dev/null
   cmake --build build-asan -j"$jobs"
   step "ctest under ASan+UBSan: unit and writer-reader tests, fuzz corpora"
-  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'unit|writer-reader|fuzz'
+  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'unit|writer-reader|fuzz|device-host'
 
   step "build with TSan"
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_SANITIZE=thread -DTT_BUILD_TESTS=ON >/dev/null
   cmake --build build-tsan -j"$jobs"
   step "ctest under TSan: writer-reader tests"
-  TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j"$jobs" -L 'writer-reader|threads'
+  TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j"$jobs" -L 'writer-reader|threads|device-host'
 fi
 step "all tests passed"

@@ -353,6 +353,18 @@ void tt_writer_free(tt_writer *w)
 const char *tt_writer_errmsg(const tt_writer *w) { return w ? w->errmsg : ""; }
 const char *tt_writer_path(const tt_writer *w) { return w ? w->path : ""; }
 tt_mode tt__writer_mode(const tt_writer *w) { return w ? w->mode : TT_MODE_OFF; }
+tt_on_full tt__writer_on_full(const tt_writer *w) { return w ? w->on_full : TT_ON_FULL_BLOCK; }
+
+void tt__writer_count(tt_writer *w, uint64_t filtered, uint64_t dropped)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->counters.puts += filtered + dropped;
+    w->counters.filtered += filtered;
+    w->counters.dropped += dropped;
+    pthread_mutex_unlock(&w->mu);
+}
 
 int tt_writer_get_counters(const tt_writer *w, tt_writer_counters *out)
 {

@@ -29,4 +29,11 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s);
 /*! tt__writer_mode() : the effective capture mode (after options and environment). */
 tt_mode tt__writer_mode(const tt_writer *w);
 
+/*! tt__writer_on_full() : the effective full policy (TT_ON_FULL_BLOCK or TT_ON_FULL_DROP); fixed at open. */
+tt_on_full tt__writer_on_full(const tt_writer *w);
+
+/*! tt__writer_count() : records that another stage (device capture) filtered or dropped before they reached
+ *  the writer, so the footer's counters account for every put: each is counted as a put too. */
+void tt__writer_count(tt_writer *w, uint64_t filtered, uint64_t dropped);
+
 #endif /* TT_WRITER_INTERNAL_H */
