@@ -100,6 +100,37 @@ FILE *cli_open_in(const char *path)
     return f;
 }
 
+char *cli_slurp(const char *path, size_t max, const char *what, size_t *len)
+{
+    FILE *f = cli_open_in(path);
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf)
+        cli_die(CLI_EXIT_INTERNAL, "out of memory");
+    for (;;) {
+        if (n == cap) {
+            if (cap >= max)
+                cli_die(CLI_EXIT_USAGE, "%s: larger than %zu MiB, not %s", path, max >> 20, what);
+            cap = cap * 2 > max ? max : cap * 2;
+            char *q = realloc(buf, cap + 1);
+            if (!q)
+                cli_die(CLI_EXIT_INTERNAL, "out of memory");
+            buf = q;
+        }
+        size_t k = fread(buf + n, 1, cap - n, f);
+        n += k;
+        if (k == 0)
+            break;
+    }
+    if (ferror(f))
+        cli_die(CLI_EXIT_USAGE, "%s: read error: %s", path, strerror(errno));
+    if (f != stdin)
+        fclose(f);
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
 uint64_t cli_parse_u64(const char *opt, const char *text, uint64_t lo, uint64_t hi)
 {
     char *end;

@@ -49,6 +49,11 @@ void cli_close_out(FILE *f, const char *path);
 /*! cli_open_in() : opens path for reading ("-" = stdin); exits with CLI_EXIT_USAGE naming it on failure. */
 FILE *cli_open_in(const char *path);
 
+/*! cli_slurp() : reads a whole file ("-" = stdin) into a zero-terminated malloc'ed buffer; exits with
+ *  CLI_EXIT_USAGE naming the file when it cannot be read or is larger than max bytes ("larger than 64 MiB,
+ *  not WHAT"). */
+char *cli_slurp(const char *path, size_t max, const char *what, size_t *len);
+
 /*! cli_parse_u64() / cli_parse_i64() / cli_parse_double() : a whole option value, or exit CLI_EXIT_USAGE with
  *  "option --NAME: 'TEXT' is not ..." */
 uint64_t cli_parse_u64(const char *opt, const char *text, uint64_t lo, uint64_t hi);

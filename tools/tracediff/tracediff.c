@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "diffargs.h"
 #include "render.h"
 #include "tt/diff.h"
 #include "tt/reader.h"
@@ -64,146 +65,58 @@ static void usage(FILE *f)
             "without the evidence it needs), 3 output could not be written, 4 internal error (e.g. out of memory).\n");
 }
 
-enum {
-    OPT_LEFT = 256, OPT_RIGHT, OPT_WHERE, OPT_KEY, OPT_ALIGN, OPT_STAGES, OPT_CACHE, OPT_MODE, OPT_TOL, OPT_TOLFILE,
-    OPT_CALIB, OPT_MARGIN, OPT_JRATIO, OPT_JFLOOR, OPT_VERIFY, OPT_THREADS, OPT_JSON, OPT_TSV, OPT_PTSV, OPT_TOPK,
-    OPT_WORST
-};
+enum { OPT_CALIB = 256, OPT_MARGIN, OPT_JSON, OPT_TSV, OPT_PTSV, OPT_WORST };
 
 static const struct option long_opts[] = {
-    {"left", required_argument, NULL, OPT_LEFT},         {"right", required_argument, NULL, OPT_RIGHT},
-    {"where", required_argument, NULL, OPT_WHERE},       {"key", required_argument, NULL, OPT_KEY},
-    {"align", required_argument, NULL, OPT_ALIGN},       {"stages", required_argument, NULL, OPT_STAGES},
-    {"cache-points", required_argument, NULL, OPT_CACHE}, {"mode", required_argument, NULL, OPT_MODE},
-    {"tol", required_argument, NULL, OPT_TOL},           {"tol-file", required_argument, NULL, OPT_TOLFILE},
-    {"calibrate", required_argument, NULL, OPT_CALIB},   {"margin", required_argument, NULL, OPT_MARGIN},
-    {"jump-ratio", required_argument, NULL, OPT_JRATIO}, {"jump-floor", required_argument, NULL, OPT_JFLOOR},
-    {"verify-identical", no_argument, NULL, OPT_VERIFY}, {"threads", required_argument, NULL, OPT_THREADS},
-    {"json", required_argument, NULL, OPT_JSON},         {"tsv", required_argument, NULL, OPT_TSV},
-    {"pairs-tsv", required_argument, NULL, OPT_PTSV},    {"topk", required_argument, NULL, OPT_TOPK},
-    {"worst", required_argument, NULL, OPT_WORST},       {"quiet", no_argument, NULL, 'q'},
-    {"help", no_argument, NULL, 'h'},                    {"version", no_argument, NULL, 'V'},
-    {NULL, 0, NULL, 0}};
+    CLI_DIFF_LONG_OPTIONS,
+    {"calibrate", required_argument, NULL, OPT_CALIB}, {"margin", required_argument, NULL, OPT_MARGIN},
+    {"json", required_argument, NULL, OPT_JSON},       {"tsv", required_argument, NULL, OPT_TSV},
+    {"pairs-tsv", required_argument, NULL, OPT_PTSV},  {"worst", required_argument, NULL, OPT_WORST},
+    {"quiet", no_argument, NULL, 'q'},                 {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},               {NULL, 0, NULL, 0}};
 
-static void add_cond(tt_filter *f, const char *opt, const char *cond, render_side *rs)
+/* The sides' conditions as the renderers show them. */
+static void set_side(render_side *rs, const char *path, const char *const *conds, size_t n)
 {
-    char err[256];
-    int rc = tt_filter_add(f, cond, err, sizeof err);
-    if (rc == TT_E_NOMEM)
-        cli_die(CLI_EXIT_INTERNAL, "out of memory");
-    if (rc != TT_OK)
-        cli_die(CLI_EXIT_USAGE, "option --%s '%s': %s", opt, cond, err[0] ? err : tt_strerror(rc));
-    if (rs && rs->nconds < RENDER_MAX_CONDS)
-        rs->conds[rs->nconds++] = cond;
-}
-
-/* Reads a whole (small) text file; exits 2 naming it when it cannot. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = cli_open_in(path);
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    if (!buf)
-        cli_die(CLI_EXIT_INTERNAL, "out of memory");
-    for (;;) {
-        if (n == cap) {
-            if (cap > (64u << 20))
-                cli_die(CLI_EXIT_USAGE, "%s: larger than 64 MiB, not a tolerance file", path);
-            cap *= 2;
-            char *q = realloc(buf, cap);
-            if (!q)
-                cli_die(CLI_EXIT_INTERNAL, "out of memory");
-            buf = q;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0)
-            break;
-    }
-    if (ferror(f))
-        cli_die(CLI_EXIT_USAGE, "%s: read error", path);
-    if (f != stdin)
-        fclose(f);
-    *len = n;
-    return buf;
+    rs->path = path;
+    rs->nconds = 0;
+    for (size_t i = 0; i < n && i < RENDER_MAX_CONDS; i++)
+        rs->conds[rs->nconds++] = conds[i];
 }
 
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
-    tt_diff_options o = TT_DIFF_OPTIONS_INIT;
-    tt_filter *lf = tt_filter_new(), *rf = tt_filter_new();
-    tt_diff_tols *tols = tt_diff_tols_new();
-    if (!lf || !rf || !tols)
-        cli_die(CLI_EXIT_INTERNAL, "out of memory");
+    cli_diff_args da;
+    cli_diff_args_init(&da);
     render_opts ro;
     memset(&ro, 0, sizeof ro);
     ro.worst = 5;
-    const char *json = NULL, *tsv = NULL, *ptsv = NULL, *calib = NULL, *tolfile = NULL;
+    const char *json = NULL, *tsv = NULL, *ptsv = NULL, *calib = NULL;
     double margin = 4;
     int quiet = 0, c;
-    const char *tol_specs[256];
-    int ntol = 0;
     while ((c = getopt_long(argc, argv, "qhV", long_opts, NULL)) != -1) {
+        if (cli_diff_arg(&da, c, optarg))
+            continue;
         switch (c) {
-        case OPT_LEFT: add_cond(lf, "left", optarg, &ro.side[0]); break;
-        case OPT_RIGHT: add_cond(rf, "right", optarg, &ro.side[1]); break;
-        case OPT_WHERE:
-            add_cond(lf, "where", optarg, &ro.side[0]);
-            add_cond(rf, "where", optarg, &ro.side[1]);
-            break;
-        case OPT_KEY: o.key = optarg; break;
-        case OPT_ALIGN:
-            if (strcmp(optarg, "none") == 0)
-                o.align = TT_DIFF_ALIGN_NONE;
-            else if (strcmp(optarg, "pos") == 0)
-                o.align = TT_DIFF_ALIGN_POS;
-            else
-                cli_die(CLI_EXIT_USAGE, "option --align: '%s' is not none or pos", optarg);
-            break;
-        case OPT_STAGES: o.stages = strcmp(optarg, "capture") == 0 ? "" : optarg; break;
-        case OPT_CACHE: o.cache_points = optarg; break;
-        case OPT_MODE:
-            if (tt_diff_mode_from_name(optarg, &o.mode) != TT_OK)
-                cli_die(CLI_EXIT_USAGE, "option --mode: '%s' is not numeric, as_designed or kv_aligned", optarg);
-            break;
-        case OPT_TOL:
-            if (ntol == (int)(sizeof tol_specs / sizeof tol_specs[0]))
-                cli_die(CLI_EXIT_USAGE, "option --tol: more than 256 given");
-            tol_specs[ntol++] = optarg;
-            break;
-        case OPT_TOLFILE: tolfile = optarg; break;
         case OPT_CALIB: calib = optarg; break;
         case OPT_MARGIN:
             margin = cli_parse_double("margin", optarg);
             if (!(margin > 0) || margin > 1e12)
                 cli_die(CLI_EXIT_USAGE, "option --margin: '%s' is not a positive number", optarg);
             break;
-        case OPT_JRATIO:
-            o.jump_ratio = cli_parse_double("jump-ratio", optarg);
-            if (!(o.jump_ratio > 1))
-                cli_die(CLI_EXIT_USAGE, "option --jump-ratio: '%s' must be above 1", optarg);
-            break;
-        case OPT_JFLOOR:
-            o.jump_floor = cli_parse_double("jump-floor", optarg);
-            if (!(o.jump_floor > 0))
-                cli_die(CLI_EXIT_USAGE, "option --jump-floor: '%s' must be above 0", optarg);
-            break;
-        case OPT_VERIFY: o.verify_identical = 1; break;
-        case OPT_THREADS: o.threads = (uint32_t)cli_parse_u64("threads", optarg, 1, 16); break;
         case OPT_JSON: json = optarg; break;
         case OPT_TSV: tsv = optarg; break;
         case OPT_PTSV: ptsv = optarg; break;
-        case OPT_TOPK: o.topk = (uint32_t)cli_parse_u64("topk", optarg, 1, 1024); break;
         case OPT_WORST: ro.worst = (int)cli_parse_u64("worst", optarg, 0, 100); break;
         case 'q': quiet = 1; break;
         case 'h':
             usage(stdout);
-            tt_filter_free(lf), tt_filter_free(rf), tt_diff_tols_free(tols);
+            cli_diff_args_free(&da);
             return CLI_EXIT_OK;
         case 'V':
             cli_print_version();
-            tt_filter_free(lf), tt_filter_free(rf), tt_diff_tols_free(tols);
+            cli_diff_args_free(&da);
             return CLI_EXIT_OK;
         default: cli_die(CLI_EXIT_USAGE, "try --help");
         }
@@ -213,26 +126,8 @@ int main(int argc, char **argv)
     if (argc - optind > 2)
         cli_die(CLI_EXIT_USAGE, "unexpected argument '%s': at most two files (try --help)", argv[optind + 2]);
     const char *left = argv[optind], *right = argc - optind == 2 ? argv[optind + 1] : NULL;
-
-    char err[512];
-    if (tolfile) {
-        size_t len;
-        char *text = slurp(tolfile, &len);
-        int rc = tt_diff_tol_parse(text, len, tols, err, sizeof err);
-        free(text);
-        if (rc == TT_E_NOMEM)
-            cli_die(CLI_EXIT_INTERNAL, "out of memory");
-        if (rc != TT_OK)
-            cli_die(CLI_EXIT_USAGE, "%s: %s", tolfile, err[0] ? err : tt_strerror(rc));
-    }
-    for (int i = 0; i < ntol; i++) {
-        int rc = tt_diff_tol_spec(tols, tol_specs[i], err, sizeof err);
-        if (rc == TT_E_NOMEM)
-            cli_die(CLI_EXIT_INTERNAL, "out of memory");
-        if (rc != TT_OK)
-            cli_die(CLI_EXIT_USAGE, "option --tol %s", err);
-    }
-    o.tols = tols;
+    cli_diff_args_tols(&da);
+    tt_diff_options o = da.o;
 
     /* outputs are opened before the work, so a bad path fails fast */
     FILE *fjson = json ? cli_open_out(json) : NULL;
@@ -241,20 +136,19 @@ int main(int argc, char **argv)
     FILE *fcal = calib ? cli_open_out(calib) : NULL;
 
     tt_diff *d = NULL;
-    int rc = tt_diff_run(&d, left, lf, right, rf, &o);
+    int rc = tt_diff_run(&d, left, da.lf, right, da.rf, &o);
     if (rc != TT_OK) {
         cli_error("%s", d && tt_diff_errmsg(d)[0] ? tt_diff_errmsg(d) : tt_strerror(rc));
         tt_diff_free(d);
-        tt_filter_free(lf), tt_filter_free(rf), tt_diff_tols_free(tols);
+        cli_diff_args_free(&da);
         return rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE;
     }
     tt_diff_overall v = tt_diff_overall_verdict(d);
-    ro.side[0].path = left;
-    ro.side[1].path = right ? right : left;
-    if (!right && !ro.side[0].nconds && !ro.side[1].nconds) {
-        ro.side[0].conds[ro.side[0].nconds++] = "phase=prefill_last";
-        ro.side[1].conds[ro.side[1].nconds++] = "phase=decode0";
-    }
+    const char *const *lc, *const *rcs;
+    size_t nlc, nrc;
+    cli_diff_args_sides(&da, right == NULL, &lc, &nlc, &rcs, &nrc);
+    set_side(&ro.side[0], left, lc, nlc);
+    set_side(&ro.side[1], right ? right : left, rcs, nrc);
     int wrc = 0;
     if (fjson) {
         wrc = render_json(d, &ro, fjson);
@@ -294,9 +188,7 @@ int main(int argc, char **argv)
         cli_error("N/A: %s", tt_diff_subcause(d) ? tt_diff_subcause(d) : "the trace lacks what this mode needs");
     fflush(stdout);
     tt_diff_free(d);
-    tt_filter_free(lf);
-    tt_filter_free(rf);
-    tt_diff_tols_free(tols);
+    cli_diff_args_free(&da);
     (void)wrc;
     switch (v) {
     case TT_DIFF_IDENTICAL:

@@ -202,7 +202,7 @@ rp_result *rp_load_json(const char *path, char *err, size_t errlen, int *oom);
 /* The sides as tracediff names them in the JSON: the file and the filter conditions given. */
 typedef struct rp_run_sides {
     const char *left_path, *right_path; /* right_path NULL: one file */
-    const char **left_conds, **right_conds;
+    const char *const *left_conds, *const *right_conds;
     size_t nleft, nright;
 } rp_run_sides;
 

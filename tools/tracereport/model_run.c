@@ -202,7 +202,7 @@ static const char **split_list(rp_arena *a, const char *text, size_t *n, int *oo
     return out;
 }
 
-static void input_from(rp_arena *a, rp_input *in, const tt_diff *d, int side, const char *path, const char **conds,
+static void input_from(rp_arena *a, rp_input *in, const tt_diff *d, int side, const char *path, const char *const *conds,
                        size_t nconds, uint64_t records, int *oom)
 {
     copy_str(a, &in->path, path, oom);

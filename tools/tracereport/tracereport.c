@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "diffargs.h"
 #include "model.h"
 #include "report.h"
 #include "tt/diff.h"
@@ -22,8 +23,6 @@
 #include "write.h"
 
 #define MAX_INPUTS 16
-#define MAX_CONDS 64
-#define MAX_TOLS 256
 
 static void usage(FILE *f)
 {
@@ -59,118 +58,30 @@ static void usage(FILE *f)
             "3 the output could not be written, 4 internal error (e.g. out of memory).\n");
 }
 
-enum {
-    OPT_TITLE = 256, OPT_COMPARE, OPT_RUN, OPT_LEFT, OPT_RIGHT, OPT_WHERE, OPT_KEY, OPT_ALIGN, OPT_STAGES,
-    OPT_CACHE, OPT_MODE, OPT_TOL, OPT_TOLFILE, OPT_JRATIO, OPT_JFLOOR, OPT_VERIFY, OPT_THREADS, OPT_TOPK
-};
+enum { OPT_TITLE = 256, OPT_COMPARE, OPT_RUN };
 
 static const struct option long_opts[] = {
-    {"output", required_argument, NULL, 'o'},           {"title", required_argument, NULL, OPT_TITLE},
-    {"compare", no_argument, NULL, OPT_COMPARE},         {"run", no_argument, NULL, OPT_RUN},
-    {"left", required_argument, NULL, OPT_LEFT},         {"right", required_argument, NULL, OPT_RIGHT},
-    {"where", required_argument, NULL, OPT_WHERE},       {"key", required_argument, NULL, OPT_KEY},
-    {"align", required_argument, NULL, OPT_ALIGN},       {"stages", required_argument, NULL, OPT_STAGES},
-    {"cache-points", required_argument, NULL, OPT_CACHE}, {"mode", required_argument, NULL, OPT_MODE},
-    {"tol", required_argument, NULL, OPT_TOL},           {"tol-file", required_argument, NULL, OPT_TOLFILE},
-    {"jump-ratio", required_argument, NULL, OPT_JRATIO}, {"jump-floor", required_argument, NULL, OPT_JFLOOR},
-    {"verify-identical", no_argument, NULL, OPT_VERIFY}, {"threads", required_argument, NULL, OPT_THREADS},
-    {"topk", required_argument, NULL, OPT_TOPK},         {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},                 {NULL, 0, NULL, 0}};
-
-/* What --run needs: tracediff's options, parsed with the library's own parsers. */
-typedef struct run_args {
-    tt_diff_options o;
-    tt_filter *lf, *rf;
-    tt_diff_tols *tols;
-    const char *lconds[MAX_CONDS], *rconds[MAX_CONDS];
-    size_t nl, nr;
-    const char *tol_specs[MAX_TOLS];
-    int ntol;
-    const char *tolfile;
-    tt_diff_mode modes[3];
-    int nmodes;
-    const char *first_opt; /* a tracediff option seen, for the error without --run */
-} run_args;
-
-static void add_cond(tt_filter *f, const char *opt, const char *cond, const char **list, size_t *n)
-{
-    char err[256];
-    int rc = tt_filter_add(f, cond, err, sizeof err);
-    if (rc == TT_E_NOMEM)
-        cli_die(CLI_EXIT_INTERNAL, "out of memory");
-    if (rc != TT_OK)
-        cli_die(CLI_EXIT_USAGE, "option --%s '%s': %s", opt, cond, err[0] ? err : tt_strerror(rc));
-    if (*n >= MAX_CONDS)
-        cli_die(CLI_EXIT_USAGE, "option --%s: more than %d conditions", opt, MAX_CONDS);
-    list[(*n)++] = cond;
-}
-
-static char *slurp_text(const char *path, size_t *len)
-{
-    FILE *f = cli_open_in(path);
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    if (!buf)
-        cli_die(CLI_EXIT_INTERNAL, "out of memory");
-    for (;;) {
-        if (n == cap) {
-            if (cap > (64u << 20))
-                cli_die(CLI_EXIT_USAGE, "%s: larger than 64 MiB, not a tolerance file", path);
-            cap *= 2;
-            char *q = realloc(buf, cap);
-            if (!q)
-                cli_die(CLI_EXIT_INTERNAL, "out of memory");
-            buf = q;
-        }
-        size_t k = fread(buf + n, 1, cap - n, f);
-        n += k;
-        if (k == 0)
-            break;
-    }
-    if (ferror(f))
-        cli_die(CLI_EXIT_USAGE, "%s: read error", path);
-    if (f != stdin)
-        fclose(f);
-    *len = n;
-    return buf;
-}
+    {"output", required_argument, NULL, 'o'}, {"title", required_argument, NULL, OPT_TITLE},
+    {"compare", no_argument, NULL, OPT_COMPARE}, {"run", no_argument, NULL, OPT_RUN},
+    CLI_DIFF_LONG_OPTIONS,
+    {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 
 /* Runs the diff once per mode; results appended to res. */
-static size_t run_diffs(run_args *ra, const char *left, const char *right, rp_result **res)
+static size_t run_diffs(cli_diff_args *da, const char *left, const char *right, rp_result **res)
 {
-    char err[512];
-    if (ra->tolfile) {
-        size_t len;
-        char *text = slurp_text(ra->tolfile, &len);
-        int rc = tt_diff_tol_parse(text, len, ra->tols, err, sizeof err);
-        free(text);
-        if (rc == TT_E_NOMEM)
-            cli_die(CLI_EXIT_INTERNAL, "out of memory");
-        if (rc != TT_OK)
-            cli_die(CLI_EXIT_USAGE, "%s: %s", ra->tolfile, err[0] ? err : tt_strerror(rc));
-    }
-    for (int i = 0; i < ra->ntol; i++) {
-        int rc = tt_diff_tol_spec(ra->tols, ra->tol_specs[i], err, sizeof err);
-        if (rc == TT_E_NOMEM)
-            cli_die(CLI_EXIT_INTERNAL, "out of memory");
-        if (rc != TT_OK)
-            cli_die(CLI_EXIT_USAGE, "option --tol %s", err);
-    }
-    ra->o.tols = ra->tols;
+    cli_diff_args_tols(da);
     /* the conditions as tracediff writes them into its JSON (one file without filters: its default sides) */
-    static const char *dl[] = {"phase=prefill_last"}, *dr[] = {"phase=decode0"};
-    rp_run_sides sides = {left, right, ra->lconds, ra->rconds, ra->nl, ra->nr};
-    if (!right && !ra->nl && !ra->nr) {
-        sides.left_conds = dl;
-        sides.right_conds = dr;
-        sides.nleft = sides.nright = 1;
-    }
-    if (ra->nmodes == 0)
-        ra->modes[ra->nmodes++] = TT_DIFF_NUMERIC;
-    for (int m = 0; m < ra->nmodes; m++) {
-        ra->o.mode = ra->modes[m];
+    rp_run_sides sides = {left, right, NULL, NULL, 0, 0};
+    const char *const *lc, *const *rc_;
+    cli_diff_args_sides(da, right == NULL, &lc, &sides.nleft, &rc_, &sides.nright);
+    sides.left_conds = lc;
+    sides.right_conds = rc_;
+    if (da->nmodes == 0)
+        da->modes[da->nmodes++] = TT_DIFF_NUMERIC;
+    for (int m = 0; m < da->nmodes; m++) {
+        da->o.mode = da->modes[m];
         tt_diff *d = NULL;
-        int rc = tt_diff_run(&d, left, ra->lf, right, ra->rf, &ra->o);
+        int rc = tt_diff_run(&d, left, da->lf, right, da->rf, &da->o);
         if (rc != TT_OK) {
             cli_error("%s", d && tt_diff_errmsg(d)[0] ? tt_diff_errmsg(d) : tt_strerror(rc));
             tt_diff_free(d);
@@ -181,7 +92,7 @@ static size_t run_diffs(run_args *ra, const char *left, const char *right, rp_re
         if (!res[m])
             cli_die(CLI_EXIT_INTERNAL, "out of memory");
     }
-    return (size_t)ra->nmodes;
+    return (size_t)da->nmodes;
 }
 
 /* mkdir -p; exits with CLI_EXIT_OUTPUT naming what could not be made */
@@ -291,81 +202,29 @@ static int same_sides(const rp_result *a, const rp_result *b)
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
-    run_args ra;
-    memset(&ra, 0, sizeof ra);
-    ra.o = (tt_diff_options)TT_DIFF_OPTIONS_INIT;
-    ra.lf = tt_filter_new();
-    ra.rf = tt_filter_new();
-    ra.tols = tt_diff_tols_new();
-    if (!ra.lf || !ra.rf || !ra.tols)
-        cli_die(CLI_EXIT_INTERNAL, "out of memory");
+    cli_diff_args da;
+    cli_diff_args_init(&da);
+    const char *first_diff_opt = NULL; /* a tracediff option seen, for the error without --run */
     const char *outdir = NULL, *title = NULL;
     int compare = 0, run = 0, c;
     while ((c = getopt_long(argc, argv, "o:hV", long_opts, NULL)) != -1) {
-        if (c >= OPT_LEFT && !ra.first_opt)
-            ra.first_opt = argv[optind - 1 - (optarg && optarg == argv[optind - 1])];
+        if (cli_diff_arg(&da, c, optarg)) {
+            if (!first_diff_opt)
+                first_diff_opt = argv[optind - 1 - (optarg && optarg == argv[optind - 1])];
+            continue;
+        }
         switch (c) {
         case 'o': outdir = optarg; break;
         case OPT_TITLE: title = optarg; break;
         case OPT_COMPARE: compare = 1; break;
         case OPT_RUN: run = 1; break;
-        case OPT_LEFT: add_cond(ra.lf, "left", optarg, ra.lconds, &ra.nl); break;
-        case OPT_RIGHT: add_cond(ra.rf, "right", optarg, ra.rconds, &ra.nr); break;
-        case OPT_WHERE:
-            add_cond(ra.lf, "where", optarg, ra.lconds, &ra.nl);
-            add_cond(ra.rf, "where", optarg, ra.rconds, &ra.nr);
-            break;
-        case OPT_KEY: ra.o.key = optarg; break;
-        case OPT_ALIGN:
-            if (strcmp(optarg, "none") == 0)
-                ra.o.align = TT_DIFF_ALIGN_NONE;
-            else if (strcmp(optarg, "pos") == 0)
-                ra.o.align = TT_DIFF_ALIGN_POS;
-            else
-                cli_die(CLI_EXIT_USAGE, "option --align: '%s' is not none or pos", optarg);
-            break;
-        case OPT_STAGES: ra.o.stages = strcmp(optarg, "capture") == 0 ? "" : optarg; break;
-        case OPT_CACHE: ra.o.cache_points = optarg; break;
-        case OPT_MODE: {
-            tt_diff_mode m;
-            if (tt_diff_mode_from_name(optarg, &m) != TT_OK)
-                cli_die(CLI_EXIT_USAGE, "option --mode: '%s' is not numeric, as_designed or kv_aligned", optarg);
-            if (m == TT_DIFF_MODE_DEFAULT)
-                m = TT_DIFF_NUMERIC;
-            for (int i = 0; i < ra.nmodes; i++)
-                if (ra.modes[i] == m)
-                    cli_die(CLI_EXIT_USAGE, "option --mode: '%s' given twice", optarg);
-            ra.modes[ra.nmodes++] = m;
-            break;
-        }
-        case OPT_TOL:
-            if (ra.ntol == MAX_TOLS)
-                cli_die(CLI_EXIT_USAGE, "option --tol: more than %d given", MAX_TOLS);
-            ra.tol_specs[ra.ntol++] = optarg;
-            break;
-        case OPT_TOLFILE: ra.tolfile = optarg; break;
-        case OPT_JRATIO:
-            ra.o.jump_ratio = cli_parse_double("jump-ratio", optarg);
-            if (!(ra.o.jump_ratio > 1))
-                cli_die(CLI_EXIT_USAGE, "option --jump-ratio: '%s' must be above 1", optarg);
-            break;
-        case OPT_JFLOOR:
-            ra.o.jump_floor = cli_parse_double("jump-floor", optarg);
-            if (!(ra.o.jump_floor > 0))
-                cli_die(CLI_EXIT_USAGE, "option --jump-floor: '%s' must be above 0", optarg);
-            break;
-        case OPT_VERIFY: ra.o.verify_identical = 1; break;
-        case OPT_THREADS: ra.o.threads = (uint32_t)cli_parse_u64("threads", optarg, 1, 16); break;
-        case OPT_TOPK: ra.o.topk = (uint32_t)cli_parse_u64("topk", optarg, 1, 1024); break;
         case 'h':
         case 'V':
             if (c == 'h')
                 usage(stdout);
             else
                 cli_print_version();
-            tt_filter_free(ra.lf);
-            tt_filter_free(ra.rf);
-            tt_diff_tols_free(ra.tols);
+            cli_diff_args_free(&da);
             return CLI_EXIT_OK;
         default: cli_die(CLI_EXIT_USAGE, "try --help");
         }
@@ -373,9 +232,9 @@ int main(int argc, char **argv)
     int nin = argc - optind;
     if (run && compare)
         cli_die(CLI_EXIT_USAGE, "--run and --compare do not go together (compare two JSON results)");
-    if (!run && ra.first_opt)
+    if (!run && first_diff_opt)
         cli_die(CLI_EXIT_USAGE, "option %s is a diff option: it needs --run (a JSON result is already diffed)",
-                ra.first_opt);
+                first_diff_opt);
     if (!outdir)
         cli_die(CLI_EXIT_USAGE, "missing -o DIR: the directory to write the report to (try --help)");
     if (nin < 1)
@@ -390,7 +249,7 @@ int main(int argc, char **argv)
     rp_result *res[MAX_INPUTS];
     size_t nres = 0;
     if (run) {
-        nres = run_diffs(&ra, argv[optind], nin == 2 ? argv[optind + 1] : NULL, res);
+        nres = run_diffs(&da, argv[optind], nin == 2 ? argv[optind + 1] : NULL, res);
     } else {
         for (int i = 0; i < nin; i++) {
             char err[1024];
@@ -411,9 +270,7 @@ int main(int argc, char **argv)
                              res[i]->source, rp_mode_name(res[i]->mode));
         }
     }
-    tt_filter_free(ra.lf);
-    tt_filter_free(ra.rf);
-    tt_diff_tols_free(ra.tols);
+    cli_diff_args_free(&da);
 
     char when[64];
     rp_report rep;
