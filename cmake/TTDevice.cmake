@@ -104,7 +104,8 @@ function(tt_device_setup_cuda)
     if(CMAKE_CUDA_COMPILER)
       set(nvcc ${CMAKE_CUDA_COMPILER})
     else()
-      find_program(nvcc_found NAMES nvcc PATHS /usr/local/cuda/bin NO_CACHE)
+      # HINTS come before PATH: a toolkit's own nvcc, not a wrapper script elsewhere on PATH
+      find_program(nvcc_found NAMES nvcc HINTS $ENV{CUDA_PATH}/bin /usr/local/cuda/bin NO_CACHE)
       set(nvcc ${nvcc_found})
     endif()
     set(TT_NVCC ${nvcc} CACHE FILEPATH "nvcc for the CUDA flavour" FORCE)
@@ -113,10 +114,24 @@ function(tt_device_setup_cuda)
     message(FATAL_ERROR "TT_CUDA=ON but nvcc was not found (looked in /usr/local/cuda/bin and PATH): set TT_NVCC, "
                         "or configure with -DTT_CUDA=OFF.")
   endif()
-  get_filename_component(cuda_bin ${TT_NVCC} DIRECTORY)
-  find_library(TT_CUDART_STATIC NAMES cudart_static PATHS ${cuda_bin}/../lib64 ${cuda_bin}/../lib NO_DEFAULT_PATH)
+  # the runtime sits beside the toolkit's nvcc; TT_NVCC may be a symlink or a wrapper on PATH, so the toolkit
+  # root nvcc reports (its TOP in --dryrun) is searched too
+  get_filename_component(cuda_bin ${TT_NVCC} REALPATH)
+  get_filename_component(cuda_bin ${cuda_bin} DIRECTORY)
+  set(cuda_roots ${cuda_bin}/..)
+  execute_process(COMMAND ${TT_NVCC} --dryrun -c -x cu /dev/null -o /dev/null
+                  OUTPUT_VARIABLE o ERROR_VARIABLE e RESULT_VARIABLE rc)
+  if("${o}${e}" MATCHES "#\\$ TOP=([^\n]*)")
+    list(APPEND cuda_roots ${CMAKE_MATCH_1})
+  endif()
+  set(cuda_libdirs)
+  foreach(r ${cuda_roots} $ENV{CUDA_PATH} /usr/local/cuda)
+    list(APPEND cuda_libdirs ${r}/lib64 ${r}/lib ${r}/targets/x86_64-linux/lib)
+  endforeach()
+  find_library(TT_CUDART_STATIC NAMES cudart_static PATHS ${cuda_libdirs} NO_DEFAULT_PATH)
   if(NOT TT_CUDART_STATIC)
-    message(FATAL_ERROR "TT_CUDA=ON but libcudart_static.a was not found next to ${TT_NVCC}.")
+    message(FATAL_ERROR "TT_CUDA=ON but libcudart_static.a was not found for ${TT_NVCC} (looked in "
+                        "${cuda_libdirs}): set TT_CUDART_STATIC, or configure with -DTT_CUDA=OFF.")
   endif()
   set(flags -x cu -DTT_GPU_CUDA -O2 -g -std=c++17 -fmad=false -Xcompiler=-fPIC
             -Xcompiler=-Wall,-Wextra,-Wno-unused-parameter)

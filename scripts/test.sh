@@ -22,8 +22,8 @@ if [ "${TT_TEST_SKIP_SANITIZERS:-0}" != 1 ]; then
   step "build with ASan+UBSan"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTT_SANITIZE=address,undefined -DTT_BUILD_TESTS=ON >/dev/null
   cmake --build build-asan -j"$jobs"
-  step "ctest under ASan+UBSan: unit and writer-reader tests, fuzz corpora"
-  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'unit|writer-reader|fuzz|device-host'
+  step "ctest under ASan+UBSan: unit, writer-reader, fuzz corpora, device host side, reliability"
+  ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j"$jobs" -L 'unit|writer-reader|fuzz|device-host|reliability'
 
   step "build with TSan"
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_SANITIZE=thread -DTT_BUILD_TESTS=ON >/dev/null
