@@ -70,13 +70,29 @@ typedef struct cmp_acc {
     uint64_t max_abs_index;
     double max_ulp;
     int ulp_ok; /* same dtype: ULP distances are computed */
+    /* Norms from the records' statistics (cmp_acc_use_stats): the vector kernel then leaves sum_l2 and sum_r2
+     * out (they may hold only part of the sums) and cmp_finish takes the norms from stat_l, stat_r. */
+    int stats;
+    double stat_l, stat_r;
+    int band_inline; /* vector kernel: the last block needed its tolerance-band counts (a guess, not a result) */
 } cmp_acc;
 
 void cmp_acc_init(cmp_acc *a, int same_dtype);
+/* Takes ||left|| and ||right|| (the writer's l2 statistics, computed in double over the same elements, all
+ * finite) instead of summing the squares: only for a comparison of two whole records. Returns 1 when taken, 0 when
+ * the norms are out of the range where that is exact enough (below 2^-28 or above 2^400): the squares are summed. */
+int cmp_acc_use_stats(cmp_acc *a, double l2_left, double l2_right);
 /* Compares n elements (left of type dl at pl, right of type dr at pr), base = flat index of the first. */
 void cmp_block(cmp_acc *a, tt_dtype dl, const void *pl, tt_dtype dr, const void *pr, size_t n, uint64_t base,
                double rtol, double atol);
+/* With statistics: 1 when they agree with the sums the pass did compute (||l||^2 + ||r||^2 - 2<l,r> against the
+ * sum of squared differences, and Cauchy-Schwarz), else 0: the caller then compares again without them. */
+int cmp_stats_consistent(const cmp_acc *a);
 void cmp_finish(const cmp_acc *a, tt_diff_metrics *m);
+
+/* Tests only: nonzero makes the vector kernel (diff_simd.c) decline every block, so that the portable double loop
+ * does them all. Set it before a comparison starts, never during one. */
+extern int diff_simd_off;
 
 /* Detail pass over the first failure: histogram and the k worst elements. */
 typedef struct detail_acc {

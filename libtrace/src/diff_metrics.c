@@ -7,6 +7,14 @@
  * Blocks are decoded to double (tt_to_f64) and compared by a loop that assumes every element is finite; a block
  * whose sums come out non-finite (a NaN or an infinity in it) is done again element by element. Sums are double
  * in four lanes; max abs is found per block and its index looked up only when the block beats the running max.
+ * f32 and bf16 blocks of one dtype go to the vector kernel (diff_simd.c) first, when the CPU has it.
+ *
+ * Cosine: <l,r> / (||l|| ||r||). When two whole records are compared and both carry the writer's statistics with
+ * no NaN/Inf, the norms are the stored l2 (sums of squares in double over exactly these elements) and the pass
+ * only sums <l,r> and ||l - r||^2 (cmp_acc_use_stats); afterwards cmp_stats_consistent checks the identity
+ * ||l - r||^2 = ||l||^2 + ||r||^2 - 2<l,r> and Cauchy-Schwarz, and the caller compares again summing the squares
+ * when they fail (statistics that do not describe the data). <l,r> is always a double sum of exact products, so
+ * 1 - cosine keeps about 1e-16 absolute precision (1e-7 relative when the tensors are 1e-9 apart).
  */
 #include "diff_impl.h"
 
@@ -231,37 +239,43 @@ static void cmp_bits(cmp_acc *a, tt_dtype dt, const unsigned char *pl, const uns
 
 int diff_simd_available(void); /* diff_simd.c */
 int diff_simd_block_f32(cmp_acc *a, const float *x, const float *y, size_t n, uint64_t base, double rtol,
-                        double atol, int ulp_shift);
+                        double atol);
 int diff_simd_block_bf16(cmp_acc *a, const uint16_t *x, const uint16_t *y, size_t n, uint64_t base, double rtol,
                          double atol);
+
+int cmp_acc_use_stats(cmp_acc *a, double l2_left, double l2_right)
+{
+    /* Norms below 2^-28 are left to the sums: the bf16 kernel's float products lose bits below 2^-126, at most
+     * 2^-150 each, which is then no longer negligible next to ||l|| ||r|| (n 2^-150 / 2^-56 < 2^-54 for n < 2^40) */
+    if (!(l2_left >= 0x1p-28 && l2_right >= 0x1p-28 && l2_left <= 0x1p400 && l2_right <= 0x1p400))
+        return 0;
+    a->stats = 1;
+    a->stat_l = l2_left;
+    a->stat_r = l2_right;
+    return 1;
+}
 
 void cmp_block(cmp_acc *a, tt_dtype dl, const void *pl, tt_dtype dr, const void *pr, size_t n, uint64_t base,
                double rtol, double atol)
 {
     double x[CMP_BLOCK], y[CMP_BLOCK];
-    float fx[CMP_BLOCK], fy[CMP_BLOCK];
+    float fx[CMP_BLOCK], fy[CMP_BLOCK]; /* also the aligned copies of a misaligned f32 or bf16 block */
     size_t el = tt_dtype_size(dl), er = tt_dtype_size(dr);
     const unsigned char *bl = pl, *br = pr;
-    /* f32 and bf16 pairs of one dtype take the vector kernel when the CPU has it (bf16 widened to f32: its ULP
-     * distance is the f32 one shifted by 16 bits, exactly) */
+    /* f32 and bf16 pairs of one dtype take the vector kernel when the CPU has it */
     int simd = a->ulp_ok && dl == dr && (dl == TT_F32 || dl == TT_BF16) && diff_simd_available();
     for (size_t off = 0; off < n; off += CMP_BLOCK) {
         size_t k = n - off < CMP_BLOCK ? n - off : CMP_BLOCK;
-        if (simd && dl == TT_BF16 && ((uintptr_t)(bl + off * el) % 2) == 0 && ((uintptr_t)(br + off * er) % 2) == 0) {
-            if (diff_simd_block_bf16(a, (const uint16_t *)(const void *)(bl + off * el),
-                                     (const uint16_t *)(const void *)(br + off * er), k, base + off, rtol, atol))
-                continue;
-        } else if (simd) {
-            const float *px = fx, *py = fy;
-            if (dl == TT_F32 && ((uintptr_t)(bl + off * el) % sizeof(float)) == 0 &&
-                ((uintptr_t)(br + off * er) % sizeof(float)) == 0) {
-                px = (const float *)(const void *)(bl + off * el);
-                py = (const float *)(const void *)(br + off * er);
-            } else {
-                tt_to_f32(dl, bl + off * el, k, fx);
-                tt_to_f32(dr, br + off * er, k, fy);
+        if (simd) {
+            const void *px = bl + off * el, *py = br + off * er;
+            if ((uintptr_t)px % el || (uintptr_t)py % el) {
+                memcpy(fx, px, k * el);
+                memcpy(fy, py, k * el);
+                px = fx;
+                py = fy;
             }
-            if (diff_simd_block_f32(a, px, py, k, base + off, rtol, atol, dl == TT_BF16 ? 16 : 0))
+            if (dl == TT_BF16 ? diff_simd_block_bf16(a, px, py, k, base + off, rtol, atol)
+                              : diff_simd_block_f32(a, px, py, k, base + off, rtol, atol))
                 continue;
         }
         tt_to_f64(dl, bl + off * el, k, x);
@@ -279,6 +293,21 @@ void cmp_block(cmp_acc *a, tt_dtype dl, const void *pl, tt_dtype dr, const void 
     }
 }
 
+int cmp_stats_consistent(const cmp_acc *a)
+{
+    if (!a->stats)
+        return 1;
+    double l2 = a->stat_l * a->stat_l, r2 = a->stat_r * a->stat_r;
+    if (!isfinite(l2) || !isfinite(r2) || !(a->stat_l >= 0) || !(a->stat_r >= 0))
+        return 0;
+    /* ||l - r||^2 = ||l||^2 + ||r||^2 - 2<l,r>: the sum of squared differences is a float sum (relative error
+     * well below 2^-12), the rest double sums (well below 2^-36 of ||l||^2 + ||r||^2) */
+    double resid = l2 + r2 - 2 * a->sum_lr - a->sum_d2;
+    if (!(fabs(resid) <= 0x1p-36 * (l2 + r2) + 0x1p-12 * a->sum_d2))
+        return 0;
+    return fabs(a->sum_lr) <= a->stat_l * a->stat_r * (1 + 0x1p-36);
+}
+
 /* Fills the measured fields of m; the tolerance fields (rtol, atol...) are left as they are. */
 void cmp_finish(const cmp_acc *a, tt_diff_metrics *m)
 {
@@ -289,6 +318,8 @@ void cmp_finish(const cmp_acc *a, tt_diff_metrics *m)
     m->max_abs_left = a->max_abs_l;
     m->max_abs_right = a->max_abs_r;
     double nd = sqrt(a->sum_d2), nl = sqrt(a->sum_l2), nr = sqrt(a->sum_r2);
+    if (a->stats)
+        nl = a->stat_l, nr = a->stat_r;
     m->rel_l2 = nr > 0 ? nd / nr : (nd > 0 ? INFINITY : 0);
     if (nl > 0 && nr > 0) {
         double c = a->sum_lr / (nl * nr);
