@@ -127,9 +127,10 @@ int tt_frame_header_decode(const uint8_t in[TT_FRAME_HEADER_SIZE], tt_frame_head
     if (h->raw_size > limit)
         return fail(err, errlen, TT_E_LIMIT, "%s frame claims %llu raw bytes (limit %llu)",
                     tt_frame_type_name(h->type), (unsigned long long)h->raw_size, (unsigned long long)limit);
-    /* zstd never expands by more than a small fraction; anything larger is not a frame we wrote */
-    uint64_t stored_limit = h->codec == TT_CODEC_RAW ? h->raw_size : ZSTD_compressBound((size_t)h->raw_size);
-    if (h->stored_size > stored_limit)
+    /* RAW stores exactly raw_size bytes (FORMAT.md section 3); zstd never expands by more than a small fraction,
+     * so anything larger is not a frame a writer made */
+    if (h->codec == TT_CODEC_RAW ? h->stored_size != h->raw_size
+                                 : h->stored_size > ZSTD_compressBound((size_t)h->raw_size))
         return fail(err, errlen, TT_E_CORRUPT, "%s frame stores %llu bytes for %llu raw bytes",
                     tt_frame_type_name(h->type), (unsigned long long)h->stored_size,
                     (unsigned long long)h->raw_size);

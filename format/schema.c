@@ -214,6 +214,11 @@ int tt_fb_encode_batch(fb_builder *b, const tt_batch_view *v, const uint8_t **ou
     return fb_finish(b, root, TT_FB_IDENT, out, size);
 }
 
+/* Largest dimension + 1, and largest element count + 1, of a shape: the writer's bound (tt_shape_elems in
+ * libtrace/src/dtype.c), so that every shape a writer stores decodes and every shape that decodes is one a writer
+ * takes. */
+#define SHAPE_DIM_LIMIT ((uint64_t)1 << 62)
+
 /* Element size of each stored dtype value (format facts, FORMAT.md "Element types"). */
 static size_t dtype_size(uint8_t dt)
 {
@@ -269,15 +274,32 @@ static int check_records(const tt_batch_view *v, char *err, size_t errlen)
         if (dims_used + nd > v->ndims_total)
             return fail(err, errlen, TT_E_CORRUPT, "record %u: shape runs past the %u-entry dims column", i,
                         v->ndims_total);
-        /* the byte size must not overflow and must stay under the tensor limit */
-        uint64_t bytes = dtype_size(dt);
+        /* The shape obeys the writer's rule (tt_shape_elems): every dimension and the element count under
+         * 2^62 even when another dimension is 0 or the dtype has no size, so that what a reader returns a writer
+         * takes back (copies, recovery) and nobody walking the dimensions meets an impossible one; and the byte
+         * size, checked against overflow, stays under the tensor limit. */
+        uint64_t elems = 1;
+        int empty = 0;
         for (uint32_t d = 0; d < nd; d++) {
             uint64_t dim = v->dims[dims_used + d];
-            if (dim && bytes > TT_LIMIT_TENSOR_BYTES / dim)
-                return fail(err, errlen, TT_E_LIMIT, "record %u: shape exceeds %llu bytes", i,
-                            (unsigned long long)TT_LIMIT_TENSOR_BYTES);
-            bytes *= dim;
+            if (dim >= SHAPE_DIM_LIMIT)
+                return fail(err, errlen, TT_E_LIMIT, "record %u: dimension %u is %llu (limit %llu)", i, d,
+                            (unsigned long long)dim, (unsigned long long)SHAPE_DIM_LIMIT - 1);
+            empty |= dim == 0;
         }
+        for (uint32_t d = 0; d < nd && !empty; d++) {
+            uint64_t dim = v->dims[dims_used + d];
+            if (elems > (SHAPE_DIM_LIMIT - 1) / dim)
+                return fail(err, errlen, TT_E_LIMIT, "record %u: shape holds 2^62 elements or more", i);
+            elems *= dim;
+        }
+        if (empty)
+            elems = 0;
+        uint64_t esize = dtype_size(dt);
+        if (esize && elems > TT_LIMIT_TENSOR_BYTES / esize)
+            return fail(err, errlen, TT_E_LIMIT, "record %u: shape exceeds %llu bytes", i,
+                        (unsigned long long)TT_LIMIT_TENSOR_BYTES);
+        uint64_t bytes = elems * esize;
         dims_used += nd;
         uint8_t flags = v->flags ? v->flags[i] : 0;
         if (flags & TT_REC_HAS_PAYLOAD) {

@@ -90,7 +90,9 @@ int tt__read_frame(tt_reader *r, uint64_t off, tt_frame_header *h, const uint8_t
                               tt_frame_type_name(h->type), (unsigned long long)off,
                               (unsigned long long)h->stored_size);
     if (tt__ensure(&r->stored, &r->stored_cap, (size_t)h->stored_size + 1) != TT_OK)
-        return tt__reader_err(r, TT_E_NOMEM, "out of memory for a %llu-byte frame", (unsigned long long)h->stored_size);
+        return tt__reader_err(r, TT_E_NOMEM, "%s frame at offset %llu: out of memory for its %llu stored bytes",
+                              tt_frame_type_name(h->type), (unsigned long long)off,
+                              (unsigned long long)h->stored_size);
     if ((rc = tt__read_at(r, start, r->stored, (size_t)h->stored_size, "frame payload")) != TT_OK)
         return rc;
     if (!TT_CHECKSUM_MATCHES(tt_hash64(r->stored, (size_t)h->stored_size), h->payload_hash))
@@ -103,10 +105,10 @@ int tt__read_frame(tt_reader *r, uint64_t off, tt_frame_header *h, const uint8_t
         return tt__reader_err(r, TT_E_CORRUPT, "%s frame at offset %llu: %llu raw bytes where %zu are expected",
                               tt_frame_type_name(h->type), (unsigned long long)off,
                               (unsigned long long)h->raw_size, dst_len);
-    if (!dst && tt__ensure(&r->chunk, &r->chunk_cap, need) != TT_OK)
-        return tt__reader_err(r, TT_E_NOMEM, "out of memory");
-    if (h->filter == TT_FILTER_SHUFFLE && tt__ensure(&r->scratch, &r->scratch_cap, need) != TT_OK)
-        return tt__reader_err(r, TT_E_NOMEM, "out of memory");
+    if ((!dst && tt__ensure(&r->chunk, &r->chunk_cap, need) != TT_OK) ||
+        (h->filter == TT_FILTER_SHUFFLE && tt__ensure(&r->scratch, &r->scratch_cap, need) != TT_OK))
+        return tt__reader_err(r, TT_E_NOMEM, "%s frame at offset %llu: out of memory for its %llu raw bytes",
+                              tt_frame_type_name(h->type), (unsigned long long)off, (unsigned long long)h->raw_size);
     uint8_t *out = dst ? dst : r->chunk;
     if ((rc = tt_payload_decode(h, r->stored, out, r->scratch, r->dctx, err, sizeof err)) != TT_OK)
         return tt__reader_err(r, rc, "%s frame at offset %llu: %s", tt_frame_type_name(h->type),
@@ -557,6 +559,20 @@ static size_t batch_of(const tt_reader *r, uint64_t index)
 
 #define COL(v, name, i, def) ((v)->name ? (v)->name[i] : (def))
 
+static size_t pframe_find(const tt_reader *r, uint64_t off);
+
+/* Are all payload frames of record i in the frame index? A file opened by its footer is not scanned, so a record
+ * whose frames the index lacks (a damaged or hostile footer) is found here, and reported lost as recovery would
+ * (FORMAT.md section 9): nothing then sizes a buffer or a read after a tensor that cannot be there. */
+static int payload_indexed(const tt_reader *r, const tt_batch_view *v, uint32_t i)
+{
+    uint32_t k = COL(v, payload_frames, i, 0);
+    if (!k)
+        return 1;
+    size_t p = pframe_find(r, COL(v, payload_offset, i, 0));
+    return p != SIZE_MAX && k <= r->npframe - p;
+}
+
 void tt__fill_record(tt_reader *r, const tt_cached_batch *cb, uint32_t i, uint64_t index, tt_record *out)
 {
     const tt_batch_view *v = &cb->v;
@@ -594,7 +610,7 @@ void tt__fill_record(tt_reader *r, const tt_cached_batch *cb, uint32_t i, uint64
     out->stats.inf_count = COL(v, inf_count, i, 0);
     out->stored_bytes = COL(v, payload_stored, i, 0);
     out->payload_frames = (out->flags & TT_REC_HAS_PAYLOAD) ? COL(v, payload_frames, i, 0) : 0;
-    if (r->nlost && tt__is_lost(r, index))
+    if ((r->nlost && tt__is_lost(r, index)) || ((out->flags & TT_REC_HAS_PAYLOAD) && !payload_indexed(r, v, i)))
         out->flags |= TT_REC_LOST;
 }
 

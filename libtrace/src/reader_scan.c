@@ -168,10 +168,16 @@ int tt__scan(tt_reader *r)
             rc = tt__read_frame(r, pos, &h2, &raw, NULL, 0);
             if (rc == TT_E_NOMEM)
                 goto out;
-            if (rc == TT_OK)
-                rc = h.type == TT_FRAME_BATCH ? add_scanned_batch(r, &s, pos, &h2, raw)
-                                              : tt__set_meta_from(r, raw, (size_t)h2.raw_size);
-            if (rc == TT_E_NOMEM || rc == TT_E_LIMIT)
+            if (rc == TT_OK && h.type == TT_FRAME_BATCH) {
+                rc = add_scanned_batch(r, &s, pos, &h2, raw);
+                if (rc == TT_E_LIMIT) /* more records than a file may hold (TT_LIMIT_RECORDS): refused */
+                    goto out;
+            } else if (rc == TT_OK) {
+                /* a META object that fails verification, its limits included, is a damaged frame like any
+                 * other: skipped and counted, the metadata is then that of the last good one */
+                rc = tt__set_meta_from(r, raw, (size_t)h2.raw_size);
+            }
+            if (rc == TT_E_NOMEM)
                 goto out;
             if (rc != TT_OK)
                 damaged++;

@@ -68,6 +68,54 @@ static void verify_record(verify_run *v, const tt_record *rec, XXH3_state_t *st,
     }
 }
 
+/* META frames of a file opened by its footer: the reader takes the metadata from the footer and never reads
+ * them, so without this a damaged META frame would go unreported (and a later recovery would have to skip it).
+ * Their offsets are in the footer's frame index; the footer was verified at open. */
+static int verify_meta_frames(verify_run *v)
+{
+    tt_reader *r = v->r;
+    tt_frame_header h;
+    const uint8_t *raw;
+    tt_footer_view f;
+    char err[TT_ERRMSG_SIZE];
+    int rc = tt__read_frame(r, r->info.scan_end, &h, &raw, NULL, 0);
+    if (rc == TT_OK && (rc = tt_fb_decode_footer(raw, (size_t)h.raw_size, &f, err, sizeof err)) != TT_OK)
+        tt__reader_err(r, rc, "footer at offset %llu: %s", (unsigned long long)r->info.scan_end, err);
+    if (rc == TT_E_NOMEM || rc == TT_E_IO)
+        return rc;
+    if (rc != TT_OK) { /* the file changed since it was opened: report it and go no further */
+        problem(v, rc, r->info.scan_end, -1);
+        return TT_OK;
+    }
+    uint64_t *metas = malloc((f.nframes ? f.nframes : 1) * sizeof *metas);
+    if (!metas)
+        return tt__reader_err(r, TT_E_NOMEM, "out of memory");
+    size_t n = 0;
+    for (uint32_t i = 0; i < f.nframes; i++)
+        if (f.frame_type && f.frame_type[i] == TT_FRAME_META)
+            metas[n++] = f.frame_offset[i];
+    /* raw (the footer) is overwritten by the reads below: only the offsets are used from here on */
+    for (size_t i = 0; i < n && !v->stop; i++) {
+        const void *vec;
+        uint32_t nkv;
+        rc = tt__read_frame(r, metas[i], &h, &raw, NULL, 0);
+        v->res->frames_checked++;
+        if (rc == TT_OK && h.type != TT_FRAME_META)
+            rc = tt__reader_err(r, TT_E_CORRUPT, "frame at offset %llu: a %s frame where the footer has a META frame",
+                                (unsigned long long)metas[i], tt_frame_type_name(h.type));
+        if (rc == TT_OK && (rc = tt_fb_decode_meta(raw, (size_t)h.raw_size, &vec, &nkv, err, sizeof err)) != TT_OK)
+            tt__reader_err(r, rc, "META frame at offset %llu: %s", (unsigned long long)metas[i], err);
+        if (rc == TT_E_NOMEM || rc == TT_E_IO) {
+            free(metas);
+            return rc;
+        }
+        if (rc != TT_OK)
+            problem(v, rc, metas[i], -1);
+    }
+    free(metas);
+    return TT_OK;
+}
+
 int tt_reader_verify(tt_reader *r, tt_verify_result *res, int (*cb)(void *ctx, const tt_problem *p), void *ctx)
 {
     if (!r || !res || r->failed)
@@ -117,6 +165,11 @@ int tt_reader_verify(tt_reader *r, tt_verify_result *res, int (*cb)(void *ctx, c
     }
     XXH3_freeState(st);
     free(mark);
+    if (r->info.footer_intact && !v.stop) {
+        int rc = verify_meta_frames(&v);
+        if (rc != TT_OK)
+            return rc;
+    }
     if (r->info.damaged_frames && !v.stop) {
         tt__reader_err(r, TT_E_CORRUPT, "recovery skipped %llu damaged frame(s)",
                        (unsigned long long)r->info.damaged_frames);

@@ -44,11 +44,15 @@ static void selection_free(selection *s)
 /* The records to export: matching, with a tensor, at most --limit. Record strings stay valid (reader-owned). */
 static void select_records(tt_reader *r, const td_options *o, selection *s)
 {
-    uint64_t cursor = 0, skipped = 0;
+    uint64_t cursor = 0, skipped = 0, lost = 0;
     tt_record rec;
     while (s->n < o->limit && td_next(r, o, &cursor, &rec) == 1) {
         if (!(rec.flags & TT_REC_HAS_PAYLOAD)) {
             skipped++;
+            continue;
+        }
+        if (rec.flags & TT_REC_LOST) { /* checked before anything is allocated for the size the file claims */
+            lost++;
             continue;
         }
         if (s->n == s->cap) {
@@ -67,6 +71,9 @@ static void select_records(tt_reader *r, const td_options *o, selection *s)
     if (skipped && !o->quiet)
         cli_warn("%s: %llu selected record(s) have no tensor (hash/stats-only) and are not exported",
                  cli_trace_name(o->input), (unsigned long long)skipped);
+    if (lost)
+        cli_warn("%s: %llu selected record(s) lost their tensor (payload frames missing or damaged) and are not "
+                 "exported", cli_trace_name(o->input), (unsigned long long)lost);
     if (!s->n)
         cli_die(CLI_EXIT_USAGE, "%s: no tensor to export%s", cli_trace_name(o->input),
                 o->where ? " (check --where)" : "");
