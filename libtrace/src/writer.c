@@ -563,7 +563,7 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
         goto refuse;
     }
     /* a tensor larger than the whole bound is admitted alone */
-    while (w->inflight > 0 && w->inflight + reserve > w->inflight_limit) {
+    while (w->inflight > 0 && w->inflight + w->workers_mem + reserve > w->inflight_limit) {
         if (w->on_full == TT_ON_FULL_DROP) {
             w->counters.dropped++;
             rc = TT_DROPPED;

@@ -82,6 +82,7 @@ struct tt_writer {
 
     /* under mu */
     uint64_t inflight;
+    uint64_t workers_mem;              /* the workers' scratch and zstd contexts, charged to the in-flight bound */
     uint64_t next_order, next_seq;
     tt_job *head, *tail;               /* admitted, not yet written */
     tt_job *hash_head, *hash_tail;     /* jobs waiting for their hash task */

@@ -4,7 +4,9 @@
  *   hash   one pass of XXH3-64 over the whole tensor (the content hash is defined on the contiguous bytes);
  *   chunk  statistics of one chunk, then shuffle + zstd of that chunk in place in the job's buffer.
  * The hash runs before any chunk is compressed, since compression overwrites the raw bytes. Each worker owns a
- * scratch buffer of one chunk and a zstd context; nothing else is allocated per task.
+ * scratch buffer of one chunk and two zstd contexts; nothing else is allocated per task. Their size is charged to
+ * the in-flight bound (w->workers_mem, updated when a context grows), so the bound holds the writer's working
+ * memory and not only the tensors it holds.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "writer_impl.h"
@@ -22,6 +24,7 @@ typedef struct worker {
     uint8_t *scratch;
     ZSTD_CCtx *cctx;       /* unshuffled chunks: zstd at the writer's level */
     ZSTD_CCtx *cctx_planes; /* shuffled chunks: see planes_hashlog() */
+    uint64_t charged;       /* what this worker holds, as counted in w->workers_mem */
 } worker;
 
 /* Shuffled floating-point chunks are byte planes: a low-entropy sign/exponent plane and near-random mantissa
@@ -157,7 +160,12 @@ static void run_chunk(worker *k, tt_job *j, uint32_t i)
         void *z = n < SMALL_PAYLOAD ? NULL : es_shuffle ? k->cctx_planes : k->cctx;
         rc = tt_payload_encode(p, n, es_shuffle, z, k->scratch, p, n, &j->chunk_hdr[i], err, sizeof err);
     }
+    uint64_t held = w->chunk_bytes + ZSTD_sizeof_CCtx(k->cctx) + ZSTD_sizeof_CCtx(k->cctx_planes);
     pthread_mutex_lock(&w->mu);
+    if (held > k->charged) { /* contexts only grow; they are sized at their first compression */
+        w->workers_mem += held - k->charged;
+        k->charged = held;
+    }
     if (rc != TT_OK && !j->error) {
         j->error = rc;
         if (w->status == TT_OK)
@@ -241,6 +249,10 @@ static worker *worker_new(tt_writer *w)
     set_params(k->cctx_planes, w->zstd_level);
     if (w->zstd_level <= 1)
         ZSTD_CCtx_setParameter(k->cctx_planes, ZSTD_c_hashLog, PLANES_HASHLOG);
+    k->charged = w->chunk_bytes;
+    pthread_mutex_lock(&w->mu);
+    w->workers_mem += k->charged;
+    pthread_mutex_unlock(&w->mu);
     return k;
 }
 

@@ -73,9 +73,11 @@ typedef struct tt_writer_options {
     uint32_t size;           /* sizeof(tt_writer_options), set by TT_WRITER_OPTIONS_INIT */
     tt_mode mode;            /* default full */
     uint32_t threads;        /* worker threads; default min(4, online CPUs) */
-    uint64_t inflight_bytes; /* bound on bytes held in flight (tensor copies plus ~0.5 KiB of bookkeeping per
-                                record); default 256 MiB, at least 1 MiB. Each worker also holds one chunk of
-                                scratch and two zstd contexts (about 6 MiB at the default chunk size) */
+    uint64_t inflight_bytes; /* bound on the writer's working memory: tensor copies in flight, ~0.5 KiB of
+                                bookkeeping per record, and each worker's chunk of scratch and zstd contexts
+                                (about 6 MiB per worker at the default chunk size); default 256 MiB, at least
+                                1 MiB. A tensor larger than what is left is admitted when nothing else is in
+                                flight. */
     tt_on_full on_full;      /* default block */
     int zstd_level;          /* default 1; negative levels are zstd's fast levels */
     int zstd_level_set;      /* nonzero: zstd_level is used even when 0 (zstd's own default level 3) */
