@@ -17,17 +17,18 @@ tracediff=build/tools/tracediff/tracediff
 tracereport=build/tools/tracereport/tracereport
 
 step() { printf '\n==> %s\n' "$*"; }
+# tracediff exits 1 when it finds a mismatch: expected for the buggy engine; 2 and above are errors and stop the demo
+tdiff() { "$tracediff" "$@" || [ $? -eq 1 ]; }
 
 step "tracing tinylm, bf16: the correct engine, and the same engine with --bug rope-pos"
 "$tinylm" -o "$out/correct.tt" --dtype bf16 --capture-full-prefill
 "$tinylm" -o "$out/rope-pos.tt" --dtype bf16 --capture-full-prefill --bug rope-pos
 
-# exit status 1 means "mismatch found": expected for the buggy engine, so it does not stop the demo
 step "correct engine: prefill_last vs decode0 (kv_aligned)"
-"$tracediff" --mode kv_aligned "$out/correct.tt" --json "$out/correct.diff.json" --tsv "$out/correct.diff.tsv" || true
+tdiff --mode kv_aligned "$out/correct.tt" --json "$out/correct.diff.json" --tsv "$out/correct.diff.tsv"
 step "engine with the RoPE bug: prefill_last vs decode0 (kv_aligned)"
-"$tracediff" --mode kv_aligned "$out/rope-pos.tt" --json "$out/rope-pos.diff.json" --tsv "$out/rope-pos.diff.tsv" || true
-"$tracediff" --mode as_designed "$out/rope-pos.tt" --json "$out/rope-pos.as_designed.json" -q || true
+tdiff --mode kv_aligned "$out/rope-pos.tt" --json "$out/rope-pos.diff.json" --tsv "$out/rope-pos.diff.tsv"
+tdiff --mode as_designed "$out/rope-pos.tt" --json "$out/rope-pos.as_designed.json" -q
 
 if [ -x "$tracereport" ]; then
   step "report"
