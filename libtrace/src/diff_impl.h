@@ -55,6 +55,7 @@ typedef struct tol_entry {
 struct tt_diff_tols {
     tol_entry *v;
     size_t n, cap;
+    tt_intern keys; /* "LAYER:POINT" or "*:POINT" -> index in v (interned in the order entries are added) */
 };
 
 /* Lookup: fills rtol/atol/source for a point, layer and dtype. */

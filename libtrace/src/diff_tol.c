@@ -50,7 +50,10 @@ int tt_diff_default_tol(tt_dtype dt, double *rtol, double *atol_abs, double *ato
 
 tt_diff_tols *tt_diff_tols_new(void)
 {
-    return calloc(1, sizeof(tt_diff_tols));
+    tt_diff_tols *t = calloc(1, sizeof(tt_diff_tols));
+    if (t)
+        tt_intern_init(&t->keys);
+    return t;
 }
 
 void tt_diff_tols_free(tt_diff_tols *t)
@@ -62,6 +65,7 @@ void tt_diff_tols_free(tt_diff_tols *t)
         free(t->v[i].source);
     }
     free(t->v);
+    tt_intern_free(&t->keys);
     free(t);
 }
 
@@ -70,14 +74,35 @@ size_t tt_diff_tols_count(const tt_diff_tols *t)
     return t ? t->n : 0;
 }
 
+/* The index key of an entry: "LAYER:POINT", or "*:POINT" for any layer (the layer never holds ':'). Returns a
+ * malloc'd string (points have no length limit through the API) or NULL. */
+static char *entry_key(const char *point, int any_layer, int32_t layer, size_t *len)
+{
+    size_t n = strlen(point) + 16;
+    char *k = malloc(n);
+    if (!k)
+        return NULL;
+    int m = any_layer ? snprintf(k, n, "*:%s", point) : snprintf(k, n, "%d:%s", (int)layer, point);
+    *len = (size_t)m;
+    return k;
+}
+
+/* The entry for exactly (point, any_layer, layer), or NULL; lookups cost one hash, whatever the table's size. */
 static tol_entry *find_entry(const tt_diff_tols *t, const char *point, int any_layer, int32_t layer)
 {
-    for (size_t i = 0; i < t->n; i++) {
-        tol_entry *e = &t->v[i];
-        if (e->any_layer == (any_layer != 0) && (any_layer || e->layer == layer) && strcmp(e->point, point) == 0)
-            return e;
-    }
-    return NULL;
+    if (!t->n)
+        return NULL;
+    size_t len;
+    char *k = entry_key(point, any_layer, layer, &len);
+    if (!k) /* out of memory: fall back to a scan rather than report a wrong tolerance */
+        for (size_t i = 0; i < t->n; i++) {
+            tol_entry *e = &t->v[i];
+            if (e->any_layer == (any_layer != 0) && (any_layer || e->layer == layer) && !strcmp(e->point, point))
+                return e;
+        }
+    int64_t id = k ? tt_intern_find(&t->keys, k, len) : -1;
+    free(k);
+    return id < 0 ? NULL : &t->v[id];
 }
 
 int tt_diff_tols_set(tt_diff_tols *t, const char *point, int any_layer, int32_t layer, double rtol, double atol,
@@ -98,16 +123,22 @@ int tt_diff_tols_set(tt_diff_tols *t, const char *point, int any_layer, int32_t 
             free(src);
             return TT_E_LIMIT;
         }
-        if (tt_grow((void **)&t->v, &t->cap, t->n + 1, sizeof *t->v) != TT_OK) {
+        size_t klen;
+        uint32_t id;
+        char *k = entry_key(point, any_layer, layer, &klen);
+        char *pt = tt_strdup(point);
+        /* the key's id is t->n: entries and keys are added together, in the same order */
+        if (!k || !pt || tt_grow((void **)&t->v, &t->cap, t->n + 1, sizeof *t->v) != TT_OK ||
+            tt_intern_add(&t->keys, k, klen, TOL_MAX_ENTRIES, &id) != TT_OK) {
+            free(k);
+            free(pt);
             free(src);
             return TT_E_NOMEM;
         }
+        free(k);
         e = &t->v[t->n];
         memset(e, 0, sizeof *e);
-        if (!(e->point = tt_strdup(point))) {
-            free(src);
-            return TT_E_NOMEM;
-        }
+        e->point = pt;
         e->any_layer = any_layer != 0;
         e->layer = any_layer ? -1 : layer;
         t->n++;

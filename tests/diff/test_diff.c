@@ -170,6 +170,31 @@ static void test_tol_parser(void)
     free(longl);
     CHECK_STATUS(tt_diff_tol_parse("", 0, t, err, sizeof err), TT_OK);
 
+    /* a table at the entry limit (65,536): every entry kept, one more refused, an existing one replaced */
+    {
+        size_t cap = (size_t)65536 * 32, n = 0;
+        char *big = malloc(cap);
+        for (int i = 0; i < 65536; i++)
+            n += (size_t)snprintf(big + n, cap - n, "p%d %d 0.%d 0\n", i % 4096, i / 4096, i % 10);
+        tt_diff_tols *x = tt_diff_tols_new();
+        CHECK_STATUS(tt_diff_tol_parse(big, n, x, err, sizeof err), TT_OK);
+        CHECK_EQ_U64(tt_diff_tols_count(x), 65536);
+        CHECK_STATUS(tt_diff_tols_set(x, "p0", 0, 16, 1, 0, 0, NULL), TT_E_LIMIT);
+        CHECK_STATUS(tt_diff_tols_set(x, "p4095", 0, 15, 1, 0, 0, NULL), TT_OK);
+        CHECK_STATUS(tt_diff_tols_set(x, "p4095", 1, -1, 1, 0, 0, NULL), TT_E_LIMIT); /* any-layer is its own key */
+        CHECK_EQ_U64(tt_diff_tols_count(x), 65536);
+        /* the format lists them all, sorted, and parses back to the same count */
+        char *ftext = NULL;
+        CHECK_STATUS(tt_diff_tols_format(x, &ftext), TT_OK);
+        tt_diff_tols *y = tt_diff_tols_new();
+        CHECK_STATUS(tt_diff_tol_parse(ftext, strlen(ftext), y, err, sizeof err), TT_OK);
+        CHECK_EQ_U64(tt_diff_tols_count(y), 65536);
+        free(ftext);
+        tt_diff_tols_free(y);
+        tt_diff_tols_free(x);
+        free(big);
+    }
+
     /* command-line specs */
     CHECK_STATUS(tt_diff_tol_spec(t, "attn_out=1e-2:3e-3", err, sizeof err), TT_OK);
     CHECK_STATUS(tt_diff_tol_spec(t, "q_pre_rope@2=1e-2:3e-3rms", err, sizeof err), TT_OK);
