@@ -568,7 +568,7 @@ static int set_field(jp *j, int f, const value *v, legacy_result *out)
     case F_INF:
         return to_u64(j, v, f, &r->stats.inf_count);
     case F_DTYPE: {
-        const char *name;
+        const char *name = NULL;
         if (to_string(j, v, f, &name) != 0)
             return LEGACY_ERROR;
         if (tt_dtype_from_name(name, &r->dtype) != TT_OK && strcmp(name, "unknown") != 0)
