@@ -89,13 +89,13 @@ int tt__read_frame(tt_reader *r, uint64_t off, tt_frame_header *h, const uint8_t
         return tt__reader_err(r, TT_E_TRUNCATED, "%s frame at offset %llu: its %llu bytes run past the end of the file",
                               tt_frame_type_name(h->type), (unsigned long long)off,
                               (unsigned long long)h->stored_size);
-    if (tt__ensure(&r->stored, &r->stored_cap, (size_t)h->stored_size + 1) != TT_OK)
+    if (tt__ensure(&r->b->stored, &r->b->stored_cap, (size_t)h->stored_size + 1) != TT_OK)
         return tt__reader_err(r, TT_E_NOMEM, "%s frame at offset %llu: out of memory for its %llu stored bytes",
                               tt_frame_type_name(h->type), (unsigned long long)off,
                               (unsigned long long)h->stored_size);
-    if ((rc = tt__read_at(r, start, r->stored, (size_t)h->stored_size, "frame payload")) != TT_OK)
+    if ((rc = tt__read_at(r, start, r->b->stored, (size_t)h->stored_size, "frame payload")) != TT_OK)
         return rc;
-    if (!TT_CHECKSUM_MATCHES(tt_hash64(r->stored, (size_t)h->stored_size), h->payload_hash))
+    if (!TT_CHECKSUM_MATCHES(tt_hash64(r->b->stored, (size_t)h->stored_size), h->payload_hash))
         return tt__reader_err(r, TT_E_CORRUPT, "%s frame at offset %llu: payload checksum mismatch",
                               tt_frame_type_name(h->type), (unsigned long long)off);
     if (!raw)
@@ -105,12 +105,12 @@ int tt__read_frame(tt_reader *r, uint64_t off, tt_frame_header *h, const uint8_t
         return tt__reader_err(r, TT_E_CORRUPT, "%s frame at offset %llu: %llu raw bytes where %zu are expected",
                               tt_frame_type_name(h->type), (unsigned long long)off,
                               (unsigned long long)h->raw_size, dst_len);
-    if ((!dst && tt__ensure(&r->chunk, &r->chunk_cap, need) != TT_OK) ||
-        (h->filter == TT_FILTER_SHUFFLE && tt__ensure(&r->scratch, &r->scratch_cap, need) != TT_OK))
+    if ((!dst && tt__ensure(&r->b->chunk, &r->b->chunk_cap, need) != TT_OK) ||
+        (h->filter == TT_FILTER_SHUFFLE && tt__ensure(&r->b->scratch, &r->b->scratch_cap, need) != TT_OK))
         return tt__reader_err(r, TT_E_NOMEM, "%s frame at offset %llu: out of memory for its %llu raw bytes",
                               tt_frame_type_name(h->type), (unsigned long long)off, (unsigned long long)h->raw_size);
-    uint8_t *out = dst ? dst : r->chunk;
-    if ((rc = tt_payload_decode(h, r->stored, out, r->scratch, r->dctx, err, sizeof err)) != TT_OK)
+    uint8_t *out = dst ? dst : r->b->chunk;
+    if ((rc = tt_payload_decode(h, r->b->stored, out, r->b->scratch, r->dctx, err, sizeof err)) != TT_OK)
         return tt__reader_err(r, rc, "%s frame at offset %llu: %s", tt_frame_type_name(h->type),
                               (unsigned long long)off, err);
     *raw = out;
@@ -255,10 +255,10 @@ static int open_by_footer(tt_reader *r)
     if (h.type != TT_FRAME_FOOTER || TT_FRAME_HEADER_SIZE + h.stored_size != t.footer_size)
         return tt__reader_err(r, TT_E_CORRUPT, "frame at offset %llu: a %s frame where the trailer points at the footer",
                               (unsigned long long)t.footer_offset, tt_frame_type_name(h.type));
-    /* the decoded footer lives in r->chunk, which later reads reuse: take it over */
-    uint8_t *fbuf = r->chunk;
-    r->chunk = NULL;
-    r->chunk_cap = 0;
+    /* the decoded footer lives in r->b->chunk, which later reads reuse: take it over */
+    uint8_t *fbuf = r->b->chunk;
+    r->b->chunk = NULL;
+    r->b->chunk_cap = 0;
     tt_footer_view f;
     rc = tt_fb_decode_footer(fbuf, (size_t)h.raw_size, &f, err, sizeof err);
     if (rc != TT_OK) {
@@ -321,6 +321,7 @@ int tt_reader_open(tt_reader **out, const char *path, const tt_reader_options *o
     if (r->ncache > 1024)
         r->ncache = 1024;
     r->cache = calloc(r->ncache, sizeof *r->cache);
+    r->b = &r->own;
     r->dctx = ZSTD_createDCtx();
     int rc = TT_OK;
     if (!r->path || !r->cache || !r->dctx) {
@@ -413,9 +414,10 @@ void tt_reader_close(tt_reader *r)
     }
     free(r->cache);
     ZSTD_freeDCtx(r->dctx);
-    free(r->stored);
-    free(r->chunk);
-    free(r->scratch);
+    XXH3_freeState(r->xxh);
+    free(r->own.stored);
+    free(r->own.chunk);
+    free(r->own.scratch);
     free(r->path);
     free(r);
 }
@@ -490,9 +492,9 @@ static int decode_into_cache(tt_reader *r, size_t bi, tt_cached_batch *c)
                               (unsigned long long)b->offset, tt_frame_type_name(h.type));
     /* take the decoded object over from the reader's chunk buffer */
     free(c->raw);
-    c->raw = r->chunk;
-    r->chunk = NULL;
-    r->chunk_cap = 0;
+    c->raw = r->b->chunk;
+    r->b->chunk = NULL;
+    r->b->chunk_cap = 0;
     c->index = -1;
     char err[TT_ERRMSG_SIZE];
     if ((rc = tt_fb_decode_batch(c->raw, (size_t)h.raw_size, &c->v, err, sizeof err)) != TT_OK)
@@ -779,6 +781,20 @@ static int check_payload(tt_reader *r, const tt_record *rec)
     return TT_OK;
 }
 
+/* Streams the content hash over each chunk as it lands in the destination, while it is still in cache. */
+static int hash_chunk_in_place(void *ctx, uint32_t c, const uint8_t *data, size_t len)
+{
+    (void)c;
+    (void)XXH3_64bits_update((XXH3_state_t *)ctx, data, len);
+    return TT_OK;
+}
+
+void tt__reader_share_buffers(tt_reader *r, tt_reader *from)
+{
+    if (r && from && r != from)
+        r->b = from->b;
+}
+
 int tt_reader_read(tt_reader *r, uint64_t index, void *dst, size_t dst_size)
 {
     tt_record rec;
@@ -792,10 +808,18 @@ int tt_reader_read(tt_reader *r, uint64_t index, void *dst, size_t dst_size)
                               (unsigned long long)index, (unsigned long long)rec.nbytes, dst_size);
     if (!rec.payload_frames)
         return TT_OK;
+    XXH3_state_t *st = NULL; /* the record has a content hash: XXH3-64 of the contiguous bytes, streamed */
+    if (rec.flags & TT_REC_HAS_HASH) {
+        if (!r->xxh && !(r->xxh = XXH3_createState()))
+            return tt__reader_err(r, TT_E_NOMEM, "out of memory");
+        st = r->xxh;
+        (void)XXH3_64bits_reset(st);
+    }
     /* each chunk decodes straight into its place in dst: no intermediate copy */
-    if ((rc = tt__chunk_walk(r, &rec, 0, rec.payload_frames - 1, NULL, NULL, NULL, dst)) != TT_OK)
+    if ((rc = tt__chunk_walk(r, &rec, 0, rec.payload_frames - 1, st ? hash_chunk_in_place : NULL, st, NULL,
+                             dst)) != TT_OK)
         return rc;
-    if ((rec.flags & TT_REC_HAS_HASH) && tt_hash(dst, (size_t)rec.nbytes) != rec.hash)
+    if (st && XXH3_64bits_digest(st) != rec.hash)
         return tt__reader_err(r, TT_E_CORRUPT, "record %llu (%s layer %d): content hash mismatch",
                               (unsigned long long)index, rec.key.point, rec.key.layer);
     return TT_OK;

@@ -35,6 +35,16 @@ typedef struct tt_cached_batch {
     uint32_t *gstr;       /* local dictionary index -> global string id */
 } tt_cached_batch;
 
+/* Decode buffers: grown on demand, reused by every read. */
+typedef struct tt_rbufs {
+    uint8_t *stored;   /* a frame's stored bytes */
+    size_t stored_cap;
+    uint8_t *chunk;    /* one decoded chunk */
+    size_t chunk_cap;
+    uint8_t *scratch;  /* unshuffle scratch */
+    size_t scratch_cap;
+} tt_rbufs;
+
 struct tt_reader {
     char *path;
     int fd;
@@ -64,12 +74,9 @@ struct tt_reader {
     uint32_t ncache;
     uint64_t use_clock;
     void *dctx;        /* ZSTD_DCtx */
-    uint8_t *stored;   /* a frame's stored bytes */
-    size_t stored_cap;
-    uint8_t *chunk;    /* one decoded chunk */
-    size_t chunk_cap;
-    uint8_t *scratch;  /* unshuffle scratch */
-    size_t scratch_cap;
+    tt_rbufs own;      /* this reader's decode buffers */
+    tt_rbufs *b;       /* the ones it uses: &own, or another reader's (tt__reader_share_buffers) */
+    void *xxh;         /* XXH3_state_t: the content hash, streamed over the chunks as they are decoded */
 };
 
 /* reader.c */
@@ -96,6 +103,11 @@ int tt__is_lost(const tt_reader *r, uint64_t index);
 int tt__chunk_walk(tt_reader *r, const tt_record *rec, uint32_t first, uint32_t last,
                    int (*fn)(void *ctx, uint32_t c, const uint8_t *data, size_t len), void *ctx, uint8_t *mark,
                    uint8_t *direct);
+
+/*! tt__reader_share_buffers() : r decodes into from's buffers instead of its own, so that two readers used in
+ *  turn by one thread (tracediff's left and right) keep one set of buffers in cache instead of two. Both must then
+ *  be used by one thread at a time, and from must stay open as long as r. */
+void tt__reader_share_buffers(tt_reader *r, tt_reader *from);
 
 /* reader_scan.c */
 int tt__scan(tt_reader *r);
