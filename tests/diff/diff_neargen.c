@@ -17,49 +17,20 @@
 #include "tt/dtype.h"
 #include "tt/writer.h"
 
+#include "diff_gen.h"
+
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static const char *g_dir;
 
-static double urand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) * 0x1p-53;
-}
-
-static double nrand(void)
-{
-    double u = urand() + 1e-300, v = urand();
-    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-}
-
 static tt_writer *open_w(const char *name)
 {
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", g_dir, name);
-    tt_writer_options o;
-    memset(&o, 0, sizeof o);
-    o.size = sizeof o;
-    o.ignore_env = 1;
-    o.overwrite = 1;
-    tt_writer *w = NULL;
-    if (tt_writer_open(&w, p, &o) != TT_OK) {
-        fprintf(stderr, "diff_neargen: %s\n", w ? tt_writer_errmsg(w) : p);
-        exit(1);
-    }
+    tt_writer *w = dg_open_writer(g_dir, name, "diff_neargen");
     return w;
 }
 
 static void save(const char *side, const char *point, const void *data, size_t n)
 {
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s_%s.bin", g_dir, side, point);
-    FILE *f = fopen(p, "wb");
-    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
-        fprintf(stderr, "diff_neargen: cannot write %s\n", p);
-        exit(1);
-    }
+    dg_save(g_dir, side, point, data, n, "diff_neargen");
 }
 
 static tt_writer *g_wl, *g_wr;
@@ -108,8 +79,8 @@ int main(int argc, char **argv)
         return 1;
     /* f32: relative noise 4.5e-5 on every element, 1 - cosine about 1e-9 */
     for (size_t i = 0; i < n; i++) {
-        x[i] = (float)nrand();
-        y[i] = (float)(x[i] * (1 + 4.5e-5 * nrand()));
+        x[i] = (float)dg_nrand(&rng);
+        y[i] = (float)(x[i] * (1 + 4.5e-5 * dg_nrand(&rng)));
     }
     pair("near_f32", TT_F32, rows, cols, x, y);
     /* bf16: one ulp on one element in 9973 */
@@ -124,9 +95,9 @@ int main(int argc, char **argv)
     pair("near_nan_f32", TT_F32, q / cols, cols, x, y);
     /* far apart (cosine about 0.6) and scaled (cosine 1, norms 1000 apart) */
     for (size_t i = 0; i < q; i++) {
-        y[i] = (float)(0.6 * x[i] + 0.8 * nrand());
+        y[i] = (float)(0.6 * x[i] + 0.8 * dg_nrand(&rng));
         if (i == 777)
-            x[i] = (float)nrand(), y[i] = (float)nrand();
+            x[i] = (float)dg_nrand(&rng), y[i] = (float)dg_nrand(&rng);
     }
     tt_from_f32(TT_BF16, x, q, bx);
     tt_from_f32(TT_BF16, y, q, by);

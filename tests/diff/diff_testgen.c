@@ -16,49 +16,20 @@
 #include "tt/dtype.h"
 #include "tt/writer.h"
 
+#include "diff_gen.h"
+
 static uint64_t rng = 88172645463325252ull;
-
-static double urand(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) * 0x1p-53;
-}
-
-static double nrand(void)
-{
-    double u = urand() + 1e-12, v = urand();
-    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-}
 
 static const char *g_dir;
 
 static void save(const char *side, const char *point, const void *data, size_t n)
 {
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s_%s.bin", g_dir, side, point);
-    FILE *f = fopen(p, "wb");
-    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
-        fprintf(stderr, "diff_testgen: cannot write %s\n", p);
-        exit(1);
-    }
+    dg_save(g_dir, side, point, data, n, "diff_testgen");
 }
 
 static tt_writer *open_w(const char *name)
 {
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", g_dir, name);
-    tt_writer_options o;
-    memset(&o, 0, sizeof o);
-    o.size = sizeof o;
-    o.ignore_env = 1;
-    o.overwrite = 1;
-    tt_writer *w = NULL;
-    if (tt_writer_open(&w, p, &o) != TT_OK) {
-        fprintf(stderr, "diff_testgen: %s\n", w ? tt_writer_errmsg(w) : p);
-        exit(1);
-    }
+    tt_writer *w = dg_open_writer(g_dir, name, "diff_testgen");
     tt_writer_set_meta(w, "engine", "diff_testgen");
     return w;
 }
@@ -90,8 +61,8 @@ int main(int argc, char **argv)
         snprintf(point, sizeof point, "t_%s", tt_dtype_name(dt));
         double scale = dt == TT_I32 ? 1000 : 3;
         for (size_t i = 0; i < n; i++) {
-            a[i] = (float)(scale * nrand());
-            double noise = dt == TT_I32 ? (urand() < 0.1 ? 1 : 0) : (urand() < 0.3 ? nrand() * 1e-3 : 0);
+            a[i] = (float)(scale * dg_nrand(&rng));
+            double noise = dt == TT_I32 ? (dg_urand(&rng) < 0.1 ? 1 : 0) : (dg_urand(&rng) < 0.3 ? dg_nrand(&rng) * 1e-3 : 0);
             b[i] = (float)(a[i] + noise * (dt == TT_I32 ? 1 : fabs(a[i]) + 0.01));
             if (i % 97 == 0)
                 b[i] = a[i] * 1.02f; /* some elements beyond any default tolerance */

@@ -24,22 +24,10 @@
 #include "tt/writer.h"
 #include "tt_test.h"
 
+#include "diff_gen.h"
+
 static char g_dir[512];
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
-
-static double urand(void)
-{
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return (double)(g_rng >> 11) * 0x1p-53;
-}
-
-static double nrand(void)
-{
-    double u = urand() + 1e-300, v = urand();
-    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-}
 
 /* ---- the reference --------------------------------------------------------------------------------------- */
 
@@ -227,15 +215,15 @@ static float nextf(float x, int up)
 static void make(int kind, size_t n, double rtol, double atol, float *x, float *y)
 {
     for (size_t i = 0; i < n; i++) {
-        float v = (float)(2 * nrand());
+        float v = (float)(2 * dg_nrand(&g_rng));
         x[i] = y[i] = v;
         switch (kind) {
         case D_DRIFT:
             if (i % 3 == 0)
                 x[i] = nextf(v, 1);
             break;
-        case D_NOISE: x[i] = (float)(v * (1 + 1e-3 * nrand())); break;
-        case D_FAR: x[i] = (float)(3 * nrand()); break;
+        case D_NOISE: x[i] = (float)(v * (1 + 1e-3 * dg_nrand(&g_rng))); break;
+        case D_FAR: x[i] = (float)(3 * dg_nrand(&g_rng)); break;
         case D_EDGE:
             switch (i % 12) {
             case 0: break;
@@ -255,7 +243,7 @@ static void make(int kind, size_t n, double rtol, double atol, float *x, float *
         case D_SPARSE:
             /* small differences, and now and then (not in every block) one just outside or on the bound, so
              * that blocks without any come before blocks with some */
-            x[i] = (float)(v * (1 + 1e-7 * nrand()));
+            x[i] = (float)(v * (1 + 1e-7 * dg_nrand(&g_rng)));
             if (i % 1500 == 1499)
                 y[i] = 0, x[i] = (float)(1.5 * atol + 1e-30);
             if (i % 1700 == 1699)
@@ -415,18 +403,7 @@ static void put(tt_writer *w, const char *point, tt_dtype dt, const uint64_t *sh
 
 static tt_writer *open_w(const char *name)
 {
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", g_dir, name);
-    tt_writer_options o;
-    memset(&o, 0, sizeof o);
-    o.size = sizeof o;
-    o.ignore_env = 1;
-    o.overwrite = 1;
-    tt_writer *w = NULL;
-    if (tt_writer_open(&w, p, &o) != TT_OK) {
-        fprintf(stderr, "cannot open %s: %s\n", p, w ? tt_writer_errmsg(w) : "?");
-        exit(1);
-    }
+    tt_writer *w = dg_open_writer(g_dir, name, "test_diff_kernel");
     return w;
 }
 
@@ -444,8 +421,8 @@ static void test_near_identical(void)
     float *x = malloc(n * 4), *y = malloc(n * 4);
     uint16_t *bx = malloc(n * 2), *by = malloc(n * 2);
     for (uint64_t i = 0; i < n; i++) {
-        x[i] = (float)nrand();
-        y[i] = (float)(x[i] * (1 + 4.5e-5 * nrand())); /* 1 - cosine about 1e-9 */
+        x[i] = (float)dg_nrand(&g_rng);
+        y[i] = (float)(x[i] * (1 + 4.5e-5 * dg_nrand(&g_rng))); /* 1 - cosine about 1e-9 */
     }
     tt_from_f32(TT_BF16, x, n, bx);
     memcpy(by, bx, n * 2);

@@ -27,6 +27,8 @@
 #include "tt/reader.h"
 #include "tt/writer.h"
 
+#include "../unit/test_support.h" /* ts_read_file, ts_write_file */
+
 /* ---- random numbers: splitmix64, seeded and printed so that every run can be replayed -------------------- */
 
 static inline uint64_t rel_mix(uint64_t z)
@@ -267,34 +269,6 @@ static inline int rel_memfd(const uint8_t *p, size_t len, char *path, size_t pat
     }
     snprintf(path, pathlen, "/proc/self/fd/%d", fd);
     return fd;
-}
-
-static inline uint8_t *rel_read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    *len = 0;
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc(n > 0 ? (size_t)n : 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = p ? (size_t)n : 0;
-    return p;
-}
-
-static inline int rel_write_file(const char *path, const uint8_t *p, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return -1;
-    size_t k = fwrite(p, 1, len, f);
-    return fclose(f) == 0 && k == len ? 0 : -1;
 }
 
 static inline const char *rel_tmpdir(void)

@@ -129,7 +129,7 @@ static void load_oracle(sample *s)
 
 static void finish_sample(sample *s, const char *path)
 {
-    s->bytes = rel_read_file(path, &s->len);
+    s->bytes = ts_read_file(path, &s->len);
     unlink(path);
     map_frames(s);
     load_oracle(s);
@@ -173,7 +173,7 @@ static sample unclosed_of(const sample *src)
     s.name = "unclosed";
     char path[512];
     snprintf(path, sizeof path, "%s/tt_damage_%d_unclosed.tt", rel_tmpdir(), (int)getpid());
-    CHECK(rel_write_file(path, src->bytes, (size_t)src->footer_off) == 0);
+    CHECK(ts_write_file(path, src->bytes, (size_t)src->footer_off) == 0);
     finish_sample(&s, path);
     return s;
 }

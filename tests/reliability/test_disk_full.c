@@ -259,7 +259,7 @@ static int classify_failure(const char *path, const char *msg)
     const char *p = strstr(msg, "write at offset ");
     uint64_t at = p ? strtoull(p + 16, NULL, 10) : 0;
     size_t len;
-    uint8_t *b = rel_read_file(path, &len);
+    uint8_t *b = ts_read_file(path, &len);
     int where = 0;
     /* the write started at the end of the last whole frame, which is the end of the cut-back file; what it was
      * writing: the frame type is unknown from the file, so infer it from what the writer does next */
@@ -384,7 +384,7 @@ static void tail_sweep(figures *F)
     tt_writer_free(w);
     CHECK_EQ_INT(crc, TT_OK);
     size_t len;
-    uint8_t *b = rel_read_file(path, &len);
+    uint8_t *b = ts_read_file(path, &len);
     uint64_t pos = TT_FILE_HEADER_SIZE, footer = 0, last_batch_end = 0;
     while (b && pos + TT_FRAME_HEADER_SIZE <= len) {
         tt_frame_header h;

@@ -735,12 +735,12 @@ int main(void)
             c->build(&f, closed);
             char path[1200];
             snprintf(path, sizeof path, "%s/%s%s.tt", dir, c->name, closed ? "" : "_unclosed");
-            CHECK(rel_write_file(path, f.p, f.len) == 0);
+            CHECK(ts_write_file(path, f.p, f.len) == 0);
             const char *keep = getenv("TT_RELIABILITY_KEEP_DIR"); /* to look at the files, or seed a corpus */
             if (keep && *keep) {
                 char kp[1400];
                 snprintf(kp, sizeof kp, "%s/%s%s.tt", keep, c->name, closed ? "" : "_unclosed");
-                CHECK(rel_write_file(kp, f.p, f.len) == 0);
+                CHECK(ts_write_file(kp, f.p, f.len) == 0);
             }
             printf("%s%s (%zu bytes): %s\n", c->name, closed ? "" : " (unclosed)", f.len, c->claim);
             free(f.p);

@@ -75,6 +75,7 @@ static inline long ts_file_size(const char *path)
     return n;
 }
 
+/* The whole file in a malloc'd buffer (one spare byte), its size in *len; NULL (and *len 0) if it cannot be read. */
 static inline uint8_t *ts_read_file(const char *path, size_t *len)
 {
     *len = 0;
@@ -84,13 +85,13 @@ static inline uint8_t *ts_read_file(const char *path, size_t *len)
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)n + 1);
-    if (fread(p, 1, (size_t)n, f) != (size_t)n) {
+    uint8_t *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
         free(p);
         p = NULL;
     }
     fclose(f);
-    *len = (size_t)n;
+    *len = p ? (size_t)n : 0;
     return p;
 }
 
