@@ -269,6 +269,23 @@ int cli_flag(char **argv, int *i, const char *lng, const char *shrt)
     return 1;
 }
 
+int cli_common_option(char **argv, int *i, int *operands_only, void (*usage)(void))
+{
+    if (strcmp(argv[*i], "--") == 0) {
+        *operands_only = 1;
+        return 1;
+    }
+    if (cli_flag(argv, i, "--help", "-h")) {
+        usage();
+        exit(CLI_EXIT_OK);
+    }
+    if (cli_flag(argv, i, "--version", "-V")) {
+        cli_print_version();
+        exit(CLI_EXIT_OK);
+    }
+    return 0;
+}
+
 int cli_value(int argc, char **argv, int *i, const char *lng, const char *shrt, const char **val)
 {
     const char *v;

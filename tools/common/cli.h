@@ -93,6 +93,11 @@ int cli_flag(char **argv, int *i, const char *lng, const char *shrt);
  *  is consumed, *i is advanced). Exits with CLI_EXIT_USAGE ("option --where needs a value") when it is missing. */
 int cli_value(int argc, char **argv, int *i, const char *lng, const char *shrt, const char **val);
 
+/*! cli_common_option() : the options every tool reads alike: "--" (sets *operands_only: what follows is an
+ *  operand), -h/--help (calls usage, exits CLI_EXIT_OK) and -V/--version (prints the version, exits CLI_EXIT_OK).
+ *  @return : 1 when argv[*i] was one of them. */
+int cli_common_option(char **argv, int *i, int *operands_only, void (*usage)(void));
+
 /*! cli_unknown_option() : "unknown option 'ARG' (see PROG --help)" and exit CLI_EXIT_USAGE. */
 void cli_unknown_option(const char *arg) __attribute__((noreturn));
 

@@ -89,14 +89,8 @@ static void parse_args(int argc, char **argv, options *o)
             if (o->input)
                 cli_usage_error("one input at a time ('%s' and '%s' given)", o->input, a);
             o->input = a;
-        } else if (strcmp(a, "--") == 0) {
-            only_operands = 1;
-        } else if (cli_flag(argv, &i, "--help", "-h")) {
-            usage();
-            exit(CLI_EXIT_OK);
-        } else if (cli_flag(argv, &i, "--version", "-V")) {
-            cli_print_version();
-            exit(CLI_EXIT_OK);
+        } else if (cli_common_option(argv, &i, &only_operands, usage)) {
+            continue;
         } else if (cli_value(argc, argv, &i, "--output", "-o", &v)) {
             o->output = v;
         } else if (cli_value(argc, argv, &i, "--meta", "-m", &v)) {
