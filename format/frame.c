@@ -18,8 +18,7 @@ const uint8_t tt_trailer_magic[8] = {'T', 'T', 'R', 'C', 'E', 'N', 'D', 0x0A};
 
 uint64_t tt_hash64(const void *p, size_t n) { return XXH3_64bits(p, n); }
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+int tt_errf(char *err, size_t errlen, int code, const char *fmt, ...)
 {
     if (err && errlen) {
         va_list ap;
@@ -46,18 +45,18 @@ void tt_file_header_encode(const tt_file_header *h, uint8_t out[TT_FILE_HEADER_S
 int tt_file_header_decode(const uint8_t in[TT_FILE_HEADER_SIZE], tt_file_header *h, char *err, size_t errlen)
 {
     if (memcmp(in, tt_file_magic, 8) != 0)
-        return fail(err, errlen, TT_E_NOTTRACE, "not a tensortrace file (bad magic at offset 0)");
+        return tt_errf(err, errlen, TT_E_NOTTRACE, "not a tensortrace file (bad magic at offset 0)");
     if (!TT_CHECKSUM_MATCHES(tt_rd64(in + 24), tt_hash64(in, 24)))
-        return fail(err, errlen, TT_E_CORRUPT, "file header at offset 0: checksum mismatch");
+        return tt_errf(err, errlen, TT_E_CORRUPT, "file header at offset 0: checksum mismatch");
     h->major = tt_rd16(in + 8);
     h->minor = tt_rd16(in + 10);
     h->flags = tt_rd32(in + 16);
     if (h->major > TT_FORMAT_MAJOR)
-        return fail(err, errlen, TT_E_VERSION,
+        return tt_errf(err, errlen, TT_E_VERSION,
                     "format version %u.%u is newer than this reader (%u.x): upgrade tensortrace", h->major,
                     h->minor, TT_FORMAT_MAJOR);
     if (h->major < 1 || tt_rd32(in + 12) != TT_FILE_HEADER_SIZE)
-        return fail(err, errlen, TT_E_CORRUPT, "file header at offset 0: bad version %u or header size %u",
+        return tt_errf(err, errlen, TT_E_CORRUPT, "file header at offset 0: bad version %u or header size %u",
                     h->major, tt_rd32(in + 12));
     return TT_OK;
 }
@@ -103,9 +102,9 @@ const char *tt_frame_type_name(uint8_t type)
 int tt_frame_header_decode(const uint8_t in[TT_FRAME_HEADER_SIZE], tt_frame_header *h, char *err, size_t errlen)
 {
     if (tt_rd32(in) != TT_FRAME_MAGIC)
-        return fail(err, errlen, TT_E_CORRUPT, "no frame magic");
+        return tt_errf(err, errlen, TT_E_CORRUPT, "no frame magic");
     if (!TT_CHECKSUM_MATCHES(tt_rd64(in + 48), tt_hash64(in, 48)))
-        return fail(err, errlen, TT_E_CORRUPT, "frame header checksum mismatch");
+        return tt_errf(err, errlen, TT_E_CORRUPT, "frame header checksum mismatch");
     h->type = in[4];
     h->codec = in[5];
     h->filter = in[6];
@@ -116,22 +115,22 @@ int tt_frame_header_decode(const uint8_t in[TT_FRAME_HEADER_SIZE], tt_frame_head
     h->raw_size = tt_rd64(in + 32);
     h->payload_hash = tt_rd64(in + 40);
     if (h->type == TT_FRAME_INVALID)
-        return fail(err, errlen, TT_E_CORRUPT, "frame type 0 is invalid");
+        return tt_errf(err, errlen, TT_E_CORRUPT, "frame type 0 is invalid");
     if (h->codec > TT_CODEC_ZSTD)
-        return fail(err, errlen, TT_E_CORRUPT, "unknown codec %u", h->codec);
+        return tt_errf(err, errlen, TT_E_CORRUPT, "unknown codec %u", h->codec);
     if (h->filter > TT_FILTER_SHUFFLE)
-        return fail(err, errlen, TT_E_CORRUPT, "unknown filter %u", h->filter);
+        return tt_errf(err, errlen, TT_E_CORRUPT, "unknown filter %u", h->filter);
     if (h->filter == TT_FILTER_SHUFFLE ? (h->elem_size < 2 || h->elem_size > 16) : h->elem_size != 0)
-        return fail(err, errlen, TT_E_CORRUPT, "element size %u does not fit filter %u", h->elem_size, h->filter);
+        return tt_errf(err, errlen, TT_E_CORRUPT, "element size %u does not fit filter %u", h->elem_size, h->filter);
     uint64_t limit = tt_frame_raw_limit(h->type);
     if (h->raw_size > limit)
-        return fail(err, errlen, TT_E_LIMIT, "%s frame claims %llu raw bytes (limit %llu)",
+        return tt_errf(err, errlen, TT_E_LIMIT, "%s frame claims %llu raw bytes (limit %llu)",
                     tt_frame_type_name(h->type), (unsigned long long)h->raw_size, (unsigned long long)limit);
     /* RAW stores exactly raw_size bytes (FORMAT.md section 3); zstd never expands by more than a small fraction,
      * so anything larger is not a frame a writer made */
     if (h->codec == TT_CODEC_RAW ? h->stored_size != h->raw_size
                                  : h->stored_size > ZSTD_compressBound((size_t)h->raw_size))
-        return fail(err, errlen, TT_E_CORRUPT, "%s frame stores %llu bytes for %llu raw bytes",
+        return tt_errf(err, errlen, TT_E_CORRUPT, "%s frame stores %llu bytes for %llu raw bytes",
                     tt_frame_type_name(h->type), (unsigned long long)h->stored_size,
                     (unsigned long long)h->raw_size);
     return TT_OK;
@@ -150,9 +149,9 @@ void tt_trailer_encode(const tt_trailer *t, uint8_t out[TT_TRAILER_SIZE])
 int tt_trailer_decode(const uint8_t in[TT_TRAILER_SIZE], tt_trailer *t, char *err, size_t errlen)
 {
     if (memcmp(in + 24, tt_trailer_magic, 8) != 0)
-        return fail(err, errlen, TT_E_NOTFOUND, "no trailer (the file was not closed)");
+        return tt_errf(err, errlen, TT_E_NOTFOUND, "no trailer (the file was not closed)");
     if (!TT_CHECKSUM_MATCHES(tt_rd64(in + 16), tt_hash64(in, 16)))
-        return fail(err, errlen, TT_E_CORRUPT, "trailer checksum mismatch");
+        return tt_errf(err, errlen, TT_E_CORRUPT, "trailer checksum mismatch");
     t->footer_offset = tt_rd64(in + 0);
     t->footer_size = tt_rd64(in + 8);
     return TT_OK;
@@ -164,7 +163,7 @@ int tt_payload_encode(const uint8_t *src, size_t n, size_t esize, void *cctx, ui
                       size_t dst_cap, tt_frame_header *h, char *err, size_t errlen)
 {
     if (dst_cap < n || esize > 16)
-        return fail(err, errlen, TT_E_INVAL, "payload encode: capacity %zu below %zu bytes", dst_cap, n);
+        return tt_errf(err, errlen, TT_E_INVAL, "payload encode: capacity %zu below %zu bytes", dst_cap, n);
     const uint8_t *in = src;
     h->filter = TT_FILTER_NONE;
     h->elem_size = 0;
@@ -187,7 +186,7 @@ int tt_payload_encode(const uint8_t *src, size_t n, size_t esize, void *cctx, ui
             h->codec = TT_CODEC_ZSTD;
             stored = z;
         } else if (ZSTD_getErrorCode(z) != ZSTD_error_dstSize_tooSmall) {
-            return fail(err, errlen, TT_E_CORRUPT, "zstd compression failed: %s", ZSTD_getErrorName(z));
+            return tt_errf(err, errlen, TT_E_CORRUPT, "zstd compression failed: %s", ZSTD_getErrorName(z));
         }
     }
     if (h->codec == TT_CODEC_RAW && in != dst)
@@ -203,26 +202,26 @@ int tt_payload_decode(const tt_frame_header *h, const uint8_t *stored, uint8_t *
     size_t raw = (size_t)h->raw_size;
     uint8_t *out = h->filter == TT_FILTER_SHUFFLE ? scratch : dst;
     if (h->filter == TT_FILTER_SHUFFLE && !scratch)
-        return fail(err, errlen, TT_E_INVAL, "payload decode: shuffled frame needs a scratch buffer");
+        return tt_errf(err, errlen, TT_E_INVAL, "payload decode: shuffled frame needs a scratch buffer");
     if (h->codec == TT_CODEC_RAW) {
         if (h->stored_size != h->raw_size)
-            return fail(err, errlen, TT_E_CORRUPT, "raw frame stores %llu bytes for %llu",
+            return tt_errf(err, errlen, TT_E_CORRUPT, "raw frame stores %llu bytes for %llu",
                         (unsigned long long)h->stored_size, (unsigned long long)h->raw_size);
         memcpy(out, stored, raw);
     } else {
         ZSTD_DCtx *own = NULL;
         ZSTD_DCtx *d = (ZSTD_DCtx *)dctx;
         if (!d && !(d = own = ZSTD_createDCtx()))
-            return fail(err, errlen, TT_E_NOMEM, "cannot allocate a zstd context");
+            return tt_errf(err, errlen, TT_E_NOMEM, "cannot allocate a zstd context");
         /* the declared content size must equal raw_size: a frame that inflates to more is refused by the
          * capacity, one that inflates to less by the check below */
         unsigned long long content = ZSTD_getFrameContentSize(stored, (size_t)h->stored_size);
         size_t z = ZSTD_decompressDCtx(d, out, raw, stored, (size_t)h->stored_size);
         ZSTD_freeDCtx(own);
         if (ZSTD_isError(z))
-            return fail(err, errlen, TT_E_CORRUPT, "zstd: %s", ZSTD_getErrorName(z));
+            return tt_errf(err, errlen, TT_E_CORRUPT, "zstd: %s", ZSTD_getErrorName(z));
         if (z != raw || (content != ZSTD_CONTENTSIZE_UNKNOWN && content != raw))
-            return fail(err, errlen, TT_E_CORRUPT, "inflated to %zu bytes, header says %zu", z, raw);
+            return tt_errf(err, errlen, TT_E_CORRUPT, "inflated to %zu bytes, header says %zu", z, raw);
     }
     if (h->filter == TT_FILTER_SHUFFLE)
         tt_unshuffle_bytes(scratch, dst, raw, h->elem_size);

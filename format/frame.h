@@ -125,6 +125,10 @@ int tt_payload_decode(const tt_frame_header *h, const uint8_t *stored, uint8_t *
 #define TT_CHECKSUM_MATCHES(a, b) ((a) == (b))
 #endif
 
+/*! tt_errf() : formats a message into err (errlen bytes; err may be NULL) and returns code, so that error paths
+ *  read `return tt_errf(err, errlen, TT_E_CORRUPT, "...", ...)`. */
+int tt_errf(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /*! tt_hash64() : XXH3-64 (seed 0), the checksum used everywhere in the format. */
 uint64_t tt_hash64(const void *p, size_t n);
 

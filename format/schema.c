@@ -89,18 +89,6 @@ const fb_table_desc tt_fb_desc_footer = {"Footer", footer_fields, sizeof footer_
 
 /* ---- helpers --------------------------------------------------------------------------------------------- */
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 /* The counters in field order, so encoding and decoding are one loop each. */
 static uint64_t *counter_slot(tt_writer_counters *c, int id)
 {
@@ -233,7 +221,7 @@ static int get_col(const uint8_t *buf, uint32_t t, unsigned id, uint32_t n, cons
     uint32_t count = 0;
     const void *p = fb_get_vector(buf, t, id, &count);
     if (p && count != n)
-        return fail(err, errlen, TT_E_CORRUPT, "RecordBatch.%s has %u entries for %u records", name, count, n);
+        return tt_errf(err, errlen, TT_E_CORRUPT, "RecordBatch.%s has %u entries for %u records", name, count, n);
     *out = p;
     return TT_OK;
 }
@@ -263,16 +251,16 @@ static int check_records(const tt_batch_view *v, char *err, size_t errlen)
         int present[3] = {v->prompt_id != NULL, v->phase != NULL, v->point != NULL};
         for (int k = 0; k < 3; k++)
             if (present[k] && idx[k] >= v->nstrings)
-                return fail(err, errlen, TT_E_CORRUPT, "record %u: string index %u outside the %u-entry dictionary",
+                return tt_errf(err, errlen, TT_E_CORRUPT, "record %u: string index %u outside the %u-entry dictionary",
                             i, idx[k], v->nstrings);
         uint8_t dt = v->dtype ? v->dtype[i] : 0;
         uint8_t nd = v->ndim ? v->ndim[i] : 0;
         if (dt >= TT_DTYPE_COUNT)
-            return fail(err, errlen, TT_E_CORRUPT, "record %u: unknown dtype %u", i, dt);
+            return tt_errf(err, errlen, TT_E_CORRUPT, "record %u: unknown dtype %u", i, dt);
         if (nd > TT_MAX_DIMS)
-            return fail(err, errlen, TT_E_CORRUPT, "record %u: %u dimensions (limit %d)", i, nd, TT_MAX_DIMS);
+            return tt_errf(err, errlen, TT_E_CORRUPT, "record %u: %u dimensions (limit %d)", i, nd, TT_MAX_DIMS);
         if (dims_used + nd > v->ndims_total)
-            return fail(err, errlen, TT_E_CORRUPT, "record %u: shape runs past the %u-entry dims column", i,
+            return tt_errf(err, errlen, TT_E_CORRUPT, "record %u: shape runs past the %u-entry dims column", i,
                         v->ndims_total);
         /* The shape obeys the writer's rule (tt_shape_elems): every dimension and the element count under
          * 2^62 even when another dimension is 0 or the dtype has no size, so that what a reader returns a writer
@@ -283,45 +271,45 @@ static int check_records(const tt_batch_view *v, char *err, size_t errlen)
         for (uint32_t d = 0; d < nd; d++) {
             uint64_t dim = v->dims[dims_used + d];
             if (dim >= SHAPE_DIM_LIMIT)
-                return fail(err, errlen, TT_E_LIMIT, "record %u: dimension %u is %llu (limit %llu)", i, d,
+                return tt_errf(err, errlen, TT_E_LIMIT, "record %u: dimension %u is %llu (limit %llu)", i, d,
                             (unsigned long long)dim, (unsigned long long)SHAPE_DIM_LIMIT - 1);
             empty |= dim == 0;
         }
         for (uint32_t d = 0; d < nd && !empty; d++) {
             uint64_t dim = v->dims[dims_used + d];
             if (elems > (SHAPE_DIM_LIMIT - 1) / dim)
-                return fail(err, errlen, TT_E_LIMIT, "record %u: shape holds 2^62 elements or more", i);
+                return tt_errf(err, errlen, TT_E_LIMIT, "record %u: shape holds 2^62 elements or more", i);
             elems *= dim;
         }
         if (empty)
             elems = 0;
         uint64_t esize = dtype_size(dt);
         if (esize && elems > TT_LIMIT_TENSOR_BYTES / esize)
-            return fail(err, errlen, TT_E_LIMIT, "record %u: shape exceeds %llu bytes", i,
+            return tt_errf(err, errlen, TT_E_LIMIT, "record %u: shape exceeds %llu bytes", i,
                         (unsigned long long)TT_LIMIT_TENSOR_BYTES);
         uint64_t bytes = elems * esize;
         dims_used += nd;
         uint8_t flags = v->flags ? v->flags[i] : 0;
         if (flags & TT_REC_HAS_PAYLOAD) {
             if (dt == TT_DTYPE_UNKNOWN)
-                return fail(err, errlen, TT_E_CORRUPT, "record %u: payload of unknown dtype", i);
+                return tt_errf(err, errlen, TT_E_CORRUPT, "record %u: payload of unknown dtype", i);
             uint64_t chunk = v->chunk_bytes;
             if (chunk < TT_MIN_CHUNK_BYTES || chunk > TT_LIMIT_PAYLOAD_CHUNK)
-                return fail(err, errlen, TT_E_CORRUPT, "RecordBatch.chunk_bytes %u outside %u..%llu", v->chunk_bytes,
+                return tt_errf(err, errlen, TT_E_CORRUPT, "RecordBatch.chunk_bytes %u outside %u..%llu", v->chunk_bytes,
                             TT_MIN_CHUNK_BYTES, (unsigned long long)TT_LIMIT_PAYLOAD_CHUNK);
             uint64_t frames = (bytes + chunk - 1) / chunk;
             uint64_t have = v->payload_frames ? v->payload_frames[i] : 0;
             uint64_t off = v->payload_offset ? v->payload_offset[i] : 0;
             if (frames != have)
-                return fail(err, errlen, TT_E_CORRUPT, "record %u: %llu payload frames for %llu bytes (need %llu)", i,
+                return tt_errf(err, errlen, TT_E_CORRUPT, "record %u: %llu payload frames for %llu bytes (need %llu)", i,
                             (unsigned long long)have, (unsigned long long)bytes, (unsigned long long)frames);
             if (frames && off < TT_FILE_HEADER_SIZE)
-                return fail(err, errlen, TT_E_CORRUPT, "record %u: payload offset %llu inside the file header", i,
+                return tt_errf(err, errlen, TT_E_CORRUPT, "record %u: payload offset %llu inside the file header", i,
                             (unsigned long long)off);
         }
     }
     if (dims_used != v->ndims_total)
-        return fail(err, errlen, TT_E_CORRUPT, "RecordBatch.dims has %u entries, shapes use %llu", v->ndims_total,
+        return tt_errf(err, errlen, TT_E_CORRUPT, "RecordBatch.dims has %u entries, shapes use %llu", v->ndims_total,
                     (unsigned long long)dims_used);
     return TT_OK;
 }
@@ -336,18 +324,18 @@ int tt_fb_decode_batch(const uint8_t *buf, size_t len, tt_batch_view *v, char *e
     v->buf = buf;
     v->n = batch_record_count(buf, t);
     if (v->n > TT_LIMIT_BATCH_RECORDS)
-        return fail(err, errlen, TT_E_LIMIT, "RecordBatch holds %u records (limit %u)", v->n, TT_LIMIT_BATCH_RECORDS);
+        return tt_errf(err, errlen, TT_E_LIMIT, "RecordBatch holds %u records (limit %u)", v->n, TT_LIMIT_BATCH_RECORDS);
     v->first_record = fb_get_u64(buf, t, RB_FIRST_RECORD, 0);
     v->chunk_bytes = fb_get_u32(buf, t, RB_CHUNK_BYTES, 0);
     v->strings_vec = fb_get_vector(buf, t, RB_STRINGS, &v->nstrings);
     if (v->nstrings > TT_LIMIT_BATCH_STRINGS)
-        return fail(err, errlen, TT_E_LIMIT, "RecordBatch.strings has %u entries (limit %u)", v->nstrings,
+        return tt_errf(err, errlen, TT_E_LIMIT, "RecordBatch.strings has %u entries (limit %u)", v->nstrings,
                     TT_LIMIT_BATCH_STRINGS);
     for (uint32_t i = 0; i < v->nstrings; i++) {
         uint32_t slen = 0;
         fb_vec_string(buf, v->strings_vec, i, &slen);
         if (slen > TT_LIMIT_STRING)
-            return fail(err, errlen, TT_E_LIMIT, "RecordBatch.strings[%u] is %u bytes (limit %u)", i, slen,
+            return tt_errf(err, errlen, TT_E_LIMIT, "RecordBatch.strings[%u] is %u bytes (limit %u)", i, slen,
                         TT_LIMIT_STRING);
     }
     struct {
@@ -410,13 +398,13 @@ int tt_fb_encode_meta(fb_builder *b, const char *const *keys, const char *const 
 static int check_kv(const uint8_t *buf, const void *vec, uint32_t n, const char *what, char *err, size_t errlen)
 {
     if (n > TT_LIMIT_META_KEYS)
-        return fail(err, errlen, TT_E_LIMIT, "%s has %u entries (limit %u)", what, n, TT_LIMIT_META_KEYS);
+        return tt_errf(err, errlen, TT_E_LIMIT, "%s has %u entries (limit %u)", what, n, TT_LIMIT_META_KEYS);
     for (uint32_t i = 0; i < n; i++) {
         uint32_t e = fb_vec_table(buf, vec, i), kl = 0, vl = 0;
         fb_get_string(buf, e, KV_KEY, &kl);
         fb_get_string(buf, e, KV_VALUE, &vl);
         if (kl > TT_LIMIT_STRING || vl > TT_LIMIT_STRING)
-            return fail(err, errlen, TT_E_LIMIT, "%s[%u]: key or value over %u bytes", what, i, TT_LIMIT_STRING);
+            return tt_errf(err, errlen, TT_E_LIMIT, "%s[%u]: key or value over %u bytes", what, i, TT_LIMIT_STRING);
     }
     return TT_OK;
 }
@@ -523,7 +511,7 @@ static int decode_batch_index(const uint8_t *buf, uint32_t t, tt_batch_index_vie
         uint32_t count = 0;
         const void *p = fb_get_vector(buf, t, cols[i].id, &count);
         if ((p || cols[i].required) && count != nb)
-            return fail(err, errlen, TT_E_CORRUPT, "Footer.batches.%s has %u entries for %u batches", cols[i].name,
+            return tt_errf(err, errlen, TT_E_CORRUPT, "Footer.batches.%s has %u entries for %u batches", cols[i].name,
                         count, nb);
         *cols[i].dst = p;
     }
@@ -549,7 +537,7 @@ int tt_fb_decode_footer(const uint8_t *buf, size_t len, tt_footer_view *v, char 
     v->chunk_bytes = fb_get_u32(buf, t, FT_CHUNK_BYTES, 0);
     v->record_count = fb_get_u64(buf, t, FT_RECORD_COUNT, 0);
     if (v->record_count > TT_LIMIT_RECORDS)
-        return fail(err, errlen, TT_E_LIMIT, "Footer.record_count %llu over the limit %llu",
+        return tt_errf(err, errlen, TT_E_LIMIT, "Footer.record_count %llu over the limit %llu",
                     (unsigned long long)v->record_count, (unsigned long long)TT_LIMIT_RECORDS);
     v->meta_vec = fb_get_vector(buf, t, FT_META, &v->nmeta);
     if ((rc = check_kv(buf, v->meta_vec, v->nmeta, "Footer.meta", err, errlen)) != TT_OK)
@@ -563,7 +551,7 @@ int tt_fb_decode_footer(const uint8_t *buf, size_t len, tt_footer_view *v, char 
         v->frame_offset = fb_get_vector(buf, ft, FI_OFFSET, &v->nframes);
         v->frame_type = fb_get_vector(buf, ft, FI_TYPE, &nt);
         if (v->frame_type && nt != v->nframes)
-            return fail(err, errlen, TT_E_CORRUPT, "Footer.frames.type has %u entries for %u frames", nt,
+            return tt_errf(err, errlen, TT_E_CORRUPT, "Footer.frames.type has %u entries for %u frames", nt,
                         v->nframes);
     }
     uint32_t ct = fb_get_table(buf, t, FT_COUNTERS);

@@ -58,32 +58,20 @@ void tt_filter_free(tt_filter *f)
 
 int tt_filter_empty(const tt_filter *f) { return !f || f->n == 0; }
 
-static int ferr(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int ferr(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
 int tt_filter_add(tt_filter *f, const char *text, char *err, size_t errlen)
 {
     if (!f || !text)
-        return ferr(err, errlen, TT_E_INVAL, "no filter");
+        return tt_errf(err, errlen, TT_E_INVAL, "no filter");
     const char *eq = strchr(text, '=');
     if (!eq || eq == text)
-        return ferr(err, errlen, TT_E_PARSE, "filter \"%s\": expected FIELD=VALUE[,VALUE...] or FIELD!=VALUE", text);
+        return tt_errf(err, errlen, TT_E_PARSE, "filter \"%s\": expected FIELD=VALUE[,VALUE...] or FIELD!=VALUE", text);
     int negate = eq[-1] == '!';
     size_t flen = (size_t)(eq - text) - (size_t)negate;
     size_t k = 0, nf = sizeof fields / sizeof fields[0];
     while (k < nf && !(strlen(fields[k].name) == flen && strncmp(fields[k].name, text, flen) == 0))
         k++;
     if (k == nf)
-        return ferr(err, errlen, TT_E_PARSE,
+        return tt_errf(err, errlen, TT_E_PARSE,
                     "filter \"%s\": unknown field \"%.*s\" (fields: prompt_id phase point layer step token_id "
                     "logical_tok_idx pos_id rows rank dtype seq index)", text, (int)flen, text);
     condition c;
@@ -95,12 +83,12 @@ int tt_filter_add(tt_filter *f, const char *text, char *err, size_t errlen)
     const char *values = eq + 1;
     int rc = c.is_int ? tt_range_list_parse(values, &c.ints, msg) : tt_name_list_parse(values, &c.names, msg);
     if (rc != TT_OK)
-        return ferr(err, errlen, rc, "filter \"%s\": %s", text, msg);
+        return tt_errf(err, errlen, rc, "filter \"%s\": %s", text, msg);
     if (c.field == F_DTYPE) {
         for (size_t i = 0; i < c.names.n; i++) {
             tt_dtype dt;
             if (tt_dtype_from_name(c.names.names[i], &dt) != TT_OK) {
-                ferr(err, errlen, TT_E_PARSE, "filter \"%s\": unknown dtype \"%s\"", text, c.names.names[i]);
+                tt_errf(err, errlen, TT_E_PARSE, "filter \"%s\": unknown dtype \"%s\"", text, c.names.names[i]);
                 tt_name_list_free(&c.names);
                 return TT_E_PARSE;
             }
@@ -117,7 +105,7 @@ int tt_filter_add(tt_filter *f, const char *text, char *err, size_t errlen)
     if (tt_grow((void **)&f->c, &f->cap, f->n + 1, sizeof *f->c) != TT_OK) {
         tt_range_list_free(&c.ints);
         tt_name_list_free(&c.names);
-        return ferr(err, errlen, TT_E_NOMEM, "out of memory");
+        return tt_errf(err, errlen, TT_E_NOMEM, "out of memory");
     }
     f->c[f->n++] = c;
     return TT_OK;
