@@ -468,15 +468,7 @@ int tt_reader_strings(const tt_reader *r, const char *const **strings, uint64_t 
 
 int tt__is_lost(const tt_reader *r, uint64_t index)
 {
-    size_t lo = 0, hi = r->nlost;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (r->lost[mid] < index)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < r->nlost && r->lost[lo] == index;
+    return tt_sorted_find(r->lost, r->nlost, index) != SIZE_MAX;
 }
 
 static int decode_into_cache(tt_reader *r, size_t bi, tt_cached_batch *c)
@@ -709,15 +701,7 @@ int tt_reader_find(tt_reader *r, const tt_key *key, tt_record *out)
 /* Position in pframe of the frame at offset off, or SIZE_MAX. */
 static size_t pframe_find(const tt_reader *r, uint64_t off)
 {
-    size_t lo = 0, hi = r->npframe;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (r->pframe[mid] < off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < r->npframe && r->pframe[lo] == off ? lo : SIZE_MAX;
+    return tt_sorted_find(r->pframe, r->npframe, off);
 }
 
 /* The record's payload location and chunk size, from its batch. */

@@ -74,15 +74,8 @@ static int payload_whole(const tt_reader *r, const scan_state *s, const tt_batch
     if (!k)
         return 1;
     uint64_t off = v->payload_offset ? v->payload_offset[i] : 0, seq = v->seq ? v->seq[i] : 0;
-    size_t lo = 0, hi = r->npframe;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (r->pframe[mid] < off)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo >= r->npframe || r->pframe[lo] != off || r->npframe - lo < k)
+    size_t lo = tt_sorted_find(r->pframe, r->npframe, off);
+    if (lo == SIZE_MAX || r->npframe - lo < k)
         return 0;
     for (uint32_t c = 0; c < k; c++)
         if (s->seq[lo + c] != seq || s->chunk[lo + c] != c)

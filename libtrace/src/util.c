@@ -266,3 +266,16 @@ int tt_intern_add(tt_intern *t, const char *s, size_t len, size_t max, uint32_t 
     *id = (uint32_t)t->n++;
     return TT_OK;
 }
+
+size_t tt_sorted_find(const uint64_t *v, size_t n, uint64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && v[lo] == x ? lo : SIZE_MAX;
+}

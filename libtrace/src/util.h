@@ -65,6 +65,9 @@ int tt_intern_add(tt_intern *t, const char *s, size_t len, size_t max, uint32_t 
 /*! tt_intern_find() : the id of s, or -1. */
 int64_t tt_intern_find(const tt_intern *t, const char *s, size_t len);
 
+/* The position of x in v[0..n) (sorted, increasing), or SIZE_MAX when it is not there. */
+size_t tt_sorted_find(const uint64_t *v, size_t n, uint64_t x);
+
 /* Grows *p (elements of esize) to hold at least need elements; doubles. @return : TT_OK or TT_E_NOMEM. */
 int tt_grow(void **p, size_t *cap, size_t need, size_t esize);
 
