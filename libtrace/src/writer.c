@@ -475,9 +475,13 @@ static int check_record(tt_writer *w, const tt_submit *s, tt_job *j)
     if (!point || !*point)
         return put_error(w, TT_E_INVAL, "put: the key has no point (tensor name)");
     const char *strs[3] = {r->key.prompt_id, r->key.phase, point};
-    for (int i = 0; i < 3; i++)
-        if (strs[i] && strlen(strs[i]) > TT_LIMIT_STRING)
+    j->key_bytes = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t n = strs[i] ? strlen(strs[i]) : 0;
+        if (n > TT_LIMIT_STRING)
             return put_error(w, TT_E_LIMIT, "put %.40s: a key string is over %u bytes", point, TT_LIMIT_STRING);
+        j->key_bytes += (uint32_t)n;
+    }
     size_t esize = tt_dtype_size(r->dtype);
     if (!esize && (s->data || r->dtype != TT_DTYPE_UNKNOWN))
         return put_error(w, TT_E_INVAL, "put %s: unknown dtype %d", point, (int)r->dtype);

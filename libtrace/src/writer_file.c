@@ -26,6 +26,11 @@
 
 #define IOV_BATCH 512
 
+/* A batch is written early once its records' key strings add up to this many bytes, so that a BATCH frame stays
+ * far below the reader's 256 MiB limit (TT_LIMIT_META_FRAME) even with the longest keys: the columns of 65,536
+ * records take under 16 MiB, the dictionary at most this plus one record's keys. */
+#define BATCH_STRING_BUDGET ((uint64_t)64 << 20)
+
 /* The record batch being gathered; columns of capacity batch_records. */
 typedef struct tt_batch_build {
     uint32_t n, cap;
@@ -37,6 +42,7 @@ typedef struct tt_batch_build {
     uint8_t *dtype, *ndim, *flags;
     double *stat_min, *stat_max, *stat_mean, *stat_absmax, *stat_l2;
     uint32_t ndims;
+    uint64_t key_bytes; /* the records' key string lengths, summed (an upper bound of the dictionary's size) */
     /* global string id -> local dictionary index, valid when stamp matches */
     uint32_t *lmap, *lstamp, stamp;
     size_t lcap;
@@ -369,6 +375,7 @@ static int emit_batch(tt_writer *w)
     b->first_record = w->records_in_batches;
     b->n = 0;
     b->ndims = 0;
+    b->key_bytes = 0;
     pthread_mutex_lock(&w->mu);
     w->counters.file_bytes = w->offset;
     pthread_mutex_unlock(&w->mu);
@@ -463,6 +470,7 @@ static void batch_append(tt_writer *w, tt_job *j, uint64_t payload_off, uint64_t
     b->payload_offset[i] = payload_off;
     b->payload_frames[i] = (r->flags & TT_REC_HAS_PAYLOAD) ? j->nchunks : 0;
     b->payload_stored[i] = stored;
+    b->key_bytes += j->key_bytes;
 }
 
 /* Writes (or, after a failure, discards) one finished job. */
@@ -505,7 +513,8 @@ static void write_job(tt_writer *w, tt_job *j)
     pthread_cond_broadcast(&w->cv_space);
     pthread_mutex_unlock(&w->mu);
     tt__job_free(j);
-    if (!skip && rc == TT_OK && w->batch->n == w->batch->cap && (rc = emit_batch(w)) == TT_E_NOMEM) {
+    int full = w->batch->n == w->batch->cap || w->batch->key_bytes >= BATCH_STRING_BUDGET;
+    if (!skip && rc == TT_OK && full && (rc = emit_batch(w)) == TT_E_NOMEM) {
         pthread_mutex_lock(&w->mu);
         tt__writer_fail(w, rc, "%s: out of memory writing a record batch", w->path);
         pthread_mutex_unlock(&w->mu);

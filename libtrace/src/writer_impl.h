@@ -39,6 +39,7 @@ typedef struct tt_job {
     /* metadata */
     tt_record rec;             /* key strings unused here: ids below */
     uint32_t prompt_id, phase, point; /* interned string ids, UINT32_MAX = none */
+    uint32_t key_bytes;               /* their lengths, summed: what the record may add to a batch's dictionary */
     int keep_hash, keep_stats; /* metadata-only record with given hash / stats */
     /* data */
     uint8_t *data;             /* tensor bytes; chunks compressed in place */

@@ -464,6 +464,56 @@ static void read_while_writing(void)
     unlink(path);
 }
 
+/* Records with the longest keys: the writer cuts a batch before its dictionary nears the reader's BATCH frame
+ * limit (64 MiB of key strings per batch), so every record reads back by the footer, keys intact. */
+static void long_keys(void)
+{
+    char path[512];
+    ts_path(path, sizeof path, "long_keys.tt");
+    tt_writer_options o = ts_opts();
+    o.mode = TT_MODE_STATS;
+    tt_writer *w;
+    CHECK_STATUS(tt_writer_open(&w, path, &o), TT_OK);
+    enum { N = 1100, LEN = 64000 };
+    char *id = malloc(LEN + 1);
+    memset(id, 'p', LEN);
+    id[LEN] = '\0';
+    float data[4] = {1, 2, 3, 4};
+    uint64_t shape[1] = {4};
+    for (int i = 0; i < N; i++) {
+        snprintf(id, 16, "%09d", i); /* a distinct string per record */
+        id[9] = 'p';
+        tt_key k = TT_KEY_INIT;
+        k.prompt_id = id;
+        k.phase = "decode0";
+        k.point = "attn_out";
+        k.layer = i;
+        CHECK_STATUS(tt_put(w, &k, TT_F32, 1, shape, data), TT_OK);
+    }
+    CHECK_STATUS(tt_writer_close(w), TT_OK);
+    tt_writer_free(w);
+    tt_reader_options ro = TT_READER_OPTIONS_INIT;
+    ro.recovery = TT_RECOVER_NEVER;
+    tt_reader *r;
+    CHECK_STATUS(tt_reader_open(&r, path, &ro), TT_OK);
+    tt_file_info info;
+    tt_reader_info(r, &info);
+    CHECK_EQ_U64(tt_reader_count(r), N);
+    CHECK(info.counters.batches >= 2); /* 70 MB of key strings: more than one batch */
+    for (int i = 0; i < N; i += N - 1) {
+        tt_record rec;
+        CHECK_STATUS(tt_reader_record(r, (uint64_t)i, &rec), TT_OK);
+        snprintf(id, 16, "%09d", i);
+        id[9] = 'p';
+        CHECK_EQ_U64(strlen(rec.key.prompt_id), LEN);
+        CHECK(strcmp(rec.key.prompt_id, id) == 0);
+        CHECK_EQ_INT(rec.key.layer, i);
+    }
+    tt_reader_close(r);
+    free(id);
+    unlink(path);
+}
+
 int main(void)
 {
     roundtrip_mode(TT_MODE_FULL);
@@ -473,5 +523,6 @@ int main(void)
     filters();
     open_errors();
     read_while_writing();
+    long_keys();
     return tt_test_exit();
 }
