@@ -21,6 +21,9 @@
 #define DEFAULT_FLUSH_MS 1000u
 #define MAX_THREADS 256u
 #define MAX_STRINGS (1u << 20)
+/* Distinct key strings are kept for the footer's dictionary: at most this many bytes of them, so that the footer
+ * stays well below the reader's 1 GiB limit (TT_LIMIT_FOOTER). */
+#define MAX_STRING_BYTES ((uint64_t)512 << 20)
 
 void tt__writer_fail(tt_writer *w, int code, const char *fmt, ...)
 {
@@ -460,9 +463,19 @@ static int intern_key(tt_writer *w, const tt_key *k, tt_job *j)
         *ids[i] = UINT32_MAX;
         if (!s[i])
             continue;
-        int rc = tt_intern_add(&w->strings, s[i], strlen(s[i]), MAX_STRINGS, ids[i]);
+        size_t n = strlen(s[i]), before = w->strings.n;
+        if (w->string_bytes >= MAX_STRING_BYTES) { /* full: strings already known only */
+            int64_t id = tt_intern_find(&w->strings, s[i], n);
+            if (id < 0)
+                return TT_E_LIMIT;
+            *ids[i] = (uint32_t)id;
+            continue;
+        }
+        int rc = tt_intern_add(&w->strings, s[i], n, MAX_STRINGS, ids[i]);
         if (rc != TT_OK)
             return rc;
+        if (w->strings.n > before)
+            w->string_bytes += n;
     }
     return TT_OK;
 }
@@ -563,7 +576,10 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
     if ((rc = intern_key(w, &s->rec->key, j)) != TT_OK) {
         w->counters.errors++;
         if (w->status == TT_OK)
-            tt_seterr(w->errmsg, rc, "put %s: cannot keep the key strings: %s", s->rec->key.point, tt_strerror(rc));
+            tt_seterr(w->errmsg, rc, "put %.40s: cannot keep the key strings: %s", s->rec->key.point,
+                      rc == TT_E_LIMIT ? "a trace holds at most 1,048,576 distinct prompt ids, phases and points, "
+                                         "512 MiB of them in all"
+                                       : tt_strerror(rc));
         goto refuse;
     }
     /* a tensor larger than the whole bound is admitted alone */

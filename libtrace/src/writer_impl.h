@@ -97,6 +97,7 @@ struct tt_writer {
     char errmsg[TT_ERRMSG_SIZE];
     tt_writer_counters counters;
     tt_intern strings;                 /* prompt ids, phases, points */
+    uint64_t string_bytes;             /* their lengths, summed (they all go into the footer) */
     /* metadata */
     char **meta_keys, **meta_values;
     uint32_t nmeta;

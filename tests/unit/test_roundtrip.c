@@ -514,6 +514,51 @@ static void long_keys(void)
     unlink(path);
 }
 
+/* Distinct key strings go into the footer: past 512 MiB of them a put with a new one is refused (TT_E_LIMIT,
+ * saying why), puts with known ones go on, and the file closes with a footer the reader takes. */
+static void key_string_budget(void)
+{
+    char path[512];
+    ts_path(path, sizeof path, "key_budget.tt");
+    tt_writer_options o = ts_opts();
+    o.mode = TT_MODE_HASH;
+    tt_writer *w;
+    CHECK_STATUS(tt_writer_open(&w, path, &o), TT_OK);
+    enum { LEN = 65536 };
+    char *id = malloc(LEN + 1);
+    memset(id, 'q', LEN);
+    id[LEN] = '\0';
+    float data[2] = {1, 2};
+    uint64_t shape[1] = {2};
+    tt_key k = TT_KEY_INIT;
+    k.prompt_id = id;
+    k.point = "x";
+    int ok = 0, refused = 0;
+    for (int i = 0; i < 8200; i++) {
+        snprintf(id, 16, "%09d", i);
+        id[9] = 'q';
+        int rc = tt_put(w, &k, TT_F32, 1, shape, data);
+        ok += rc == TT_OK;
+        refused += rc == TT_E_LIMIT;
+    }
+    CHECK_EQ_INT(ok, 8192); /* the string that reaches 512 MiB is kept, the next new one is not */
+    CHECK_EQ_INT(refused, 8200 - ok);
+    CHECK(strstr(tt_writer_errmsg(w), "512 MiB") != NULL);
+    snprintf(id, 16, "%09d", 7);
+    id[9] = 'q';
+    CHECK_STATUS(tt_put(w, &k, TT_F32, 1, shape, data), TT_OK); /* a known string still goes in */
+    CHECK_STATUS(tt_writer_close(w), TT_OK);
+    tt_writer_free(w);
+    tt_reader_options ro = TT_READER_OPTIONS_INIT;
+    ro.recovery = TT_RECOVER_NEVER;
+    tt_reader *r;
+    CHECK_STATUS(tt_reader_open(&r, path, &ro), TT_OK);
+    CHECK_EQ_U64(tt_reader_count(r), (uint64_t)ok + 1);
+    tt_reader_close(r);
+    free(id);
+    unlink(path);
+}
+
 int main(void)
 {
     roundtrip_mode(TT_MODE_FULL);
@@ -524,5 +569,6 @@ int main(void)
     open_errors();
     read_while_writing();
     long_keys();
+    key_string_budget();
     return tt_test_exit();
 }
