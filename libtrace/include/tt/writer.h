@@ -134,7 +134,8 @@ TT_API int tt_writer_wants(const tt_writer *w, const char *point, int32_t layer,
  *  little-endian order; it is copied before the call returns (or not at all when filtered or dropped).
  *  shape has ndim (0..TT_MAX_DIMS) entries; key->rows should equal shape[0] for tensors that hold rows.
  *  @return : TT_OK (queued), TT_FILTERED, TT_DROPPED, or a negative code: TT_E_INVAL (bad dtype or shape, key
- *  without point), TT_E_LIMIT (tensor over 2^48 bytes), TT_E_IO (a previous write failed: the writer is in the
+ *  without point), TT_E_LIMIT (tensor over 2^48 bytes, a key string over 64 KiB, or a new key string once the
+ *  trace holds 1,048,576 distinct ones or 512 MiB of them), TT_E_IO (a previous write failed: the writer is in the
  *  failed state and accepts nothing more), TT_E_STATE (closed), TT_E_NOMEM. */
 TT_API int tt_put(tt_writer *w, const tt_key *key, tt_dtype dtype, int ndim, const uint64_t *shape,
                   const void *data);
