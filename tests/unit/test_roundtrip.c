@@ -464,6 +464,22 @@ static void read_while_writing(void)
     unlink(path);
 }
 
+/* A key string of len bytes of fill whose first 9 characters are the number i: distinct per record, as long as
+ * a test needs. long_id() makes one, set_long_id() renumbers it in place. */
+static char *long_id(size_t len, char fill)
+{
+    char *id = malloc(len + 1);
+    memset(id, fill, len);
+    id[len] = '\0';
+    return id;
+}
+
+static void set_long_id(char *id, int i, char fill)
+{
+    snprintf(id, 16, "%09d", i);
+    id[9] = fill;
+}
+
 /* Records with the longest keys: the writer cuts a batch before its dictionary nears the reader's BATCH frame
  * limit (64 MiB of key strings per batch), so every record reads back by the footer, keys intact. */
 static void long_keys(void)
@@ -475,14 +491,11 @@ static void long_keys(void)
     tt_writer *w;
     CHECK_STATUS(tt_writer_open(&w, path, &o), TT_OK);
     enum { N = 1100, LEN = 64000 };
-    char *id = malloc(LEN + 1);
-    memset(id, 'p', LEN);
-    id[LEN] = '\0';
+    char *id = long_id(LEN, 'p');
     float data[4] = {1, 2, 3, 4};
     uint64_t shape[1] = {4};
     for (int i = 0; i < N; i++) {
-        snprintf(id, 16, "%09d", i); /* a distinct string per record */
-        id[9] = 'p';
+        set_long_id(id, i, 'p');
         tt_key k = TT_KEY_INIT;
         k.prompt_id = id;
         k.phase = "decode0";
@@ -503,8 +516,7 @@ static void long_keys(void)
     for (int i = 0; i < N; i += N - 1) {
         tt_record rec;
         CHECK_STATUS(tt_reader_record(r, (uint64_t)i, &rec), TT_OK);
-        snprintf(id, 16, "%09d", i);
-        id[9] = 'p';
+        set_long_id(id, i, 'p');
         CHECK_EQ_U64(strlen(rec.key.prompt_id), LEN);
         CHECK(strcmp(rec.key.prompt_id, id) == 0);
         CHECK_EQ_INT(rec.key.layer, i);
@@ -525,9 +537,7 @@ static void key_string_budget(void)
     tt_writer *w;
     CHECK_STATUS(tt_writer_open(&w, path, &o), TT_OK);
     enum { LEN = 65536 };
-    char *id = malloc(LEN + 1);
-    memset(id, 'q', LEN);
-    id[LEN] = '\0';
+    char *id = long_id(LEN, 'q');
     float data[2] = {1, 2};
     uint64_t shape[1] = {2};
     tt_key k = TT_KEY_INIT;
@@ -535,8 +545,7 @@ static void key_string_budget(void)
     k.point = "x";
     int ok = 0, refused = 0;
     for (int i = 0; i < 8200; i++) {
-        snprintf(id, 16, "%09d", i);
-        id[9] = 'q';
+        set_long_id(id, i, 'q');
         int rc = tt_put(w, &k, TT_F32, 1, shape, data);
         ok += rc == TT_OK;
         refused += rc == TT_E_LIMIT;
@@ -544,8 +553,7 @@ static void key_string_budget(void)
     CHECK_EQ_INT(ok, 8192); /* the string that reaches 512 MiB is kept, the next new one is not */
     CHECK_EQ_INT(refused, 8200 - ok);
     CHECK(strstr(tt_writer_errmsg(w), "512 MiB") != NULL);
-    snprintf(id, 16, "%09d", 7);
-    id[9] = 'q';
+    set_long_id(id, 7, 'q');
     CHECK_STATUS(tt_put(w, &k, TT_F32, 1, shape, data), TT_OK); /* a known string still goes in */
     CHECK_STATUS(tt_writer_close(w), TT_OK);
     tt_writer_free(w);
