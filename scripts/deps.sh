@@ -7,6 +7,7 @@ set -euo pipefail
 what=${1:-build}
 build_pkgs=(gcc make cmake pkg-config libzstd-dev libxxhash-dev libcjson-dev zstd python3)
 test_pkgs=(clang libclang-rt-14-dev flatbuffers-compiler python3-numpy python3-jsonschema python3-flatbuffers
+           python3-pytest python3-torch python3-pandas python3-cffi
            valgrind hipcc libamdhip64-dev chromium)
 pkgs=("${build_pkgs[@]}")
 [ "$what" = test ] && pkgs+=("${test_pkgs[@]}")
