@@ -216,6 +216,13 @@ int tt_payload_decode(const tt_frame_header *h, const uint8_t *stored, uint8_t *
         /* the declared content size must equal raw_size: a frame that inflates to more is refused by the
          * capacity, one that inflates to less by the check below */
         unsigned long long content = ZSTD_getFrameContentSize(stored, (size_t)h->stored_size);
+        /* exactly one zstd frame (FORMAT.md section 3): zstd itself would also inflate concatenated frames */
+        size_t one = ZSTD_findFrameCompressedSize(stored, (size_t)h->stored_size);
+        if (ZSTD_isError(one) || one != h->stored_size) {
+            ZSTD_freeDCtx(own);
+            return tt_errf(err, errlen, TT_E_CORRUPT, "the %llu stored bytes are not exactly one zstd frame",
+                           (unsigned long long)h->stored_size);
+        }
         size_t z = ZSTD_decompressDCtx(d, out, raw, stored, (size_t)h->stored_size);
         ZSTD_freeDCtx(own);
         if (ZSTD_isError(z))

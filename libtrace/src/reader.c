@@ -265,10 +265,13 @@ static int open_by_footer(tt_reader *r)
         free(fbuf);
         return tt__reader_err(r, rc, "footer at offset %llu: %s", (unsigned long long)t.footer_offset, err);
     }
-    if (f.format_major > TT_FORMAT_MAJOR) {
+    /* the file header's version is the file's (FORMAT.md section 2); a footer that says otherwise was not written
+     * with this header and is not used: the file is read by scanning, as with any damaged footer */
+    if (f.format_major != r->info.format_major || f.format_minor != r->info.format_minor) {
         free(fbuf);
-        return tt__reader_err(r, TT_E_VERSION, "footer: format %u.%u is newer than this reader", f.format_major,
-                              f.format_minor);
+        return tt__reader_err(r, TT_E_CORRUPT, "footer at offset %llu: format %u.%u differs from the file header's "
+                              "%u.%u", (unsigned long long)t.footer_offset, f.format_major, f.format_minor,
+                              r->info.format_major, r->info.format_minor);
     }
     rc = load_footer_index(r, &f, t.footer_offset);
     if (rc == TT_OK) {

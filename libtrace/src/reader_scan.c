@@ -96,19 +96,20 @@ static int add_scanned_batch(tt_reader *r, scan_state *s, uint64_t off, const tt
     b.frame_size = TT_FRAME_HEADER_SIZE + h->stored_size;
     b.first_record = r->nrecords;
     b.count = v.n;
-    b.has_ranges = v.layer && v.step && v.pos_id && v.rows;
+    /* the key ranges of FORMAT.md section 6, absent columns read as their default -1 */
+    b.has_ranges = 1;
     b.layer_min = b.step_min = b.pos_min = INT32_MAX;
     b.layer_max = b.step_max = b.pos_max = INT32_MIN;
     for (uint32_t i = 0; i < v.n; i++) {
-        if (b.has_ranges) {
-            int64_t lo = v.pos_id[i], hi = lo + (v.rows[i] > 1 ? v.rows[i] - 1 : 0);
-            if (v.layer[i] < b.layer_min) b.layer_min = v.layer[i];
-            if (v.layer[i] > b.layer_max) b.layer_max = v.layer[i];
-            if (v.step[i] < b.step_min) b.step_min = v.step[i];
-            if (v.step[i] > b.step_max) b.step_max = v.step[i];
-            if (lo < b.pos_min) b.pos_min = (int32_t)lo;
-            if (hi > b.pos_max) b.pos_max = hi > INT32_MAX ? INT32_MAX : (int32_t)hi;
-        }
+        int32_t layer = v.layer ? v.layer[i] : TT_UNSET, step = v.step ? v.step[i] : TT_UNSET;
+        int32_t pos = v.pos_id ? v.pos_id[i] : TT_UNSET, rows = v.rows ? v.rows[i] : TT_UNSET;
+        int64_t lo = pos, hi = lo + (rows > 1 ? rows - 1 : 0);
+        if (layer < b.layer_min) b.layer_min = layer;
+        if (layer > b.layer_max) b.layer_max = layer;
+        if (step < b.step_min) b.step_min = step;
+        if (step > b.step_max) b.step_max = step;
+        if (lo < b.pos_min) b.pos_min = (int32_t)lo;
+        if (hi > b.pos_max) b.pos_max = hi > INT32_MAX ? INT32_MAX : (int32_t)hi;
         uint8_t flags = v.flags ? v.flags[i] : 0;
         if ((flags & TT_REC_HAS_PAYLOAD) && !payload_whole(r, s, &v, i)) {
             if (tt_grow((void **)&r->lost, &r->lost_cap, r->nlost + 1, sizeof *r->lost) != TT_OK)

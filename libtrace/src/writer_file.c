@@ -309,6 +309,9 @@ static int emit_batch(tt_writer *w)
     w->counters.written += b->n;
     w->counters.batches++;
     tt_writer_counters snap = w->counters;
+    /* FORMAT.md section 5: in a batch, file_bytes is the file's size when the batch is appended (its frame's
+     * offset; the metadata frame, if any, is already written) */
+    snap.file_bytes = w->offset;
     pthread_mutex_unlock(&w->mu);
     for (uint32_t i = 0; i < b->n; i++)
         for (int c = 0; c < 3; c++)

@@ -1,0 +1,159 @@
+/*
+ * corpus_json.h — the small JSON writer and the shared names of the conformance corpus: the generator
+ * (gen_corpus.c) writes each case's expected result with it, and the library's checker (tests/conformance) writes
+ * what the library read in the same shape, so that the two compare field by field.
+ *
+ * Output is deterministic: keys in the order written, integers printed exactly (64-bit values as JSON integers),
+ * doubles with 17 significant digits (non-finite ones as the strings "NaN", "Infinity", "-Infinity"), two-space
+ * indentation, and arrays of scalars opened with cj_begin_inline() on one line.
+ */
+#ifndef TT_CORPUS_JSON_H
+#define TT_CORPUS_JSON_H
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tt/common.h"
+
+#define CJ_MAX_DEPTH 16
+
+typedef struct cj {
+    FILE *f;
+    int depth;
+    int first[CJ_MAX_DEPTH]; /* no element written yet at this level */
+    int inl[CJ_MAX_DEPTH];   /* this level is written on one line */
+} cj;
+
+static inline void cj_init(cj *j, FILE *f)
+{
+    memset(j, 0, sizeof *j);
+    j->f = f;
+    j->first[0] = 1;
+}
+
+static inline void cj_str_raw(cj *j, const char *s)
+{
+    fputc('"', j->f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(j->f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(j->f, "\\u%04x", *p);
+        else
+            fputc(*p, j->f);
+    }
+    fputc('"', j->f);
+}
+
+/* Separator, indentation and key before a value at the current level. */
+static inline void cj_key(cj *j, const char *key)
+{
+    int d = j->depth;
+    if (d > 0) {
+        if (!j->first[d])
+            fputc(',', j->f);
+        if (j->inl[d])
+            fputs(j->first[d] ? "" : " ", j->f);
+        else
+            fprintf(j->f, "\n%*s", 2 * d, "");
+    }
+    j->first[d] = 0;
+    if (key) {
+        cj_str_raw(j, key);
+        fputs(": ", j->f);
+    }
+}
+
+static inline void cj_open(cj *j, const char *key, char c, int inl)
+{
+    cj_key(j, key);
+    fputc(c, j->f);
+    j->depth++;
+    j->first[j->depth] = 1;
+    j->inl[j->depth] = inl || j->inl[j->depth - 1];
+}
+
+static inline void cj_close(cj *j, char c)
+{
+    int d = j->depth--;
+    if (!j->first[d] && !j->inl[d])
+        fprintf(j->f, "\n%*s", 2 * j->depth, "");
+    fputc(c, j->f);
+    if (j->depth == 0)
+        fputc('\n', j->f);
+}
+
+static inline void cj_begin_obj(cj *j, const char *key) { cj_open(j, key, '{', 0); }
+static inline void cj_end_obj(cj *j) { cj_close(j, '}'); }
+static inline void cj_begin_arr(cj *j, const char *key) { cj_open(j, key, '[', 0); }
+static inline void cj_begin_inline(cj *j, const char *key) { cj_open(j, key, '[', 1); }
+static inline void cj_end_arr(cj *j) { cj_close(j, ']'); }
+
+static inline void cj_i64(cj *j, const char *key, int64_t v)
+{
+    cj_key(j, key);
+    fprintf(j->f, "%" PRId64, v);
+}
+
+static inline void cj_u64(cj *j, const char *key, uint64_t v)
+{
+    cj_key(j, key);
+    fprintf(j->f, "%" PRIu64, v);
+}
+
+static inline void cj_str(cj *j, const char *key, const char *s)
+{
+    cj_key(j, key);
+    if (s)
+        cj_str_raw(j, s);
+    else
+        fputs("null", j->f);
+}
+
+static inline void cj_null(cj *j, const char *key)
+{
+    cj_key(j, key);
+    fputs("null", j->f);
+}
+
+/* A 64-bit hash as 16 lower-case hex digits (JSON numbers lose precision above 2^53 in many parsers). */
+static inline void cj_hex(cj *j, const char *key, uint64_t v)
+{
+    char b[17];
+    snprintf(b, sizeof b, "%016" PRIx64, v);
+    cj_str(j, key, b);
+}
+
+static inline void cj_f64(cj *j, const char *key, double v)
+{
+    if (isnan(v))
+        cj_str(j, key, "NaN");
+    else if (isinf(v))
+        cj_str(j, key, v > 0 ? "Infinity" : "-Infinity");
+    else {
+        cj_key(j, key);
+        fprintf(j->f, "%.17g", v);
+    }
+}
+
+/* The names of enum DType in schemas/trace.fbs, by value. */
+static const char *const cj_dtype_names[TT_DTYPE_COUNT] = {
+    "UNKNOWN", "F32", "F16", "BF16", "F64", "I8", "U8", "I16", "I32", "I64",
+    "F8_E4M3", "F8_E5M2", "F8_E4M3FNUZ", "F8_E5M2FNUZ"};
+
+/* The error classes of the corpus (README "Error classes"), from the library's status codes. */
+static inline const char *cj_error_class(int status)
+{
+    switch (status) {
+    case TT_E_NOTTRACE: return "not_tensortrace";
+    case TT_E_VERSION: return "version";
+    case TT_E_TRUNCATED: return "truncated";
+    case TT_E_LIMIT: return "limit";
+    case TT_E_NOTFOUND: return "no_footer";
+    default: return "corrupt";
+    }
+}
+
+#endif /* TT_CORPUS_JSON_H */
