@@ -7,10 +7,16 @@
    every feature the corpus must cover.
 3. The library reads every file, by its footer and by scanning, exactly as the expected result says (for
    refused files: refuses it with the expected error class).
+4. The valid files are standard underneath, checked without the library: walked frame by frame here, every zstd
+   payload inflates with the zstd CLI to its raw_size, and every BATCH, META and FOOTER object converts to JSON
+   with Debian's flatc and schemas/trace.fbs, agreeing with its frame header and the file header (skipped, with
+   a note, when zstd or flatc is missing).
 """
 import argparse
 import json
 import os
+import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -25,7 +31,8 @@ REQUIRED = [
     "non-zero header flags and reserved", "missing footer", "truncation", "bad trailer", "damaged FOOTER frame",
     "damaged BATCH frame", "damaged BATCH under an intact footer", "damaged PAYLOAD frame", "damaged META frame",
     "damaged unknown frame", "garbage between frames", "lost records", "footer version differs",
-    "content hash mismatch", "bad magic", "bad header fields", "newer major version",
+    "content hash mismatch", "bad magic", "bad header fields", "newer major version", "zstd payload not one frame",
+    "chunk checks", "dtype UNKNOWN", "empty batch", "footer without key ranges",
 ]
 
 failures = []
@@ -63,6 +70,67 @@ def check_regeneration(gen, corpus):
         for f in sorted(a & b):
             if open(os.path.join(corpus, f), "rb").read() != open(os.path.join(tmp, f), "rb").read():
                 fail(f"{f} differs from what the generator writes now (regenerate and commit it)")
+
+
+FRAME = struct.Struct("<4sBBBBIIQQQQQ")  # FORMAT.md section 3: the 56-byte frame header
+ROOTS = {2: "RecordBatch", 3: "Meta", 4: "Footer"}
+
+
+def check_with_official_tools(corpus, fbs, cases):
+    """Walks the frames of each valid file (FORMAT.md sections 2, 3, 8) and decodes them with zstd and flatc."""
+    if not shutil.which("zstd") or not shutil.which("flatc"):
+        print("note: zstd or flatc not installed: the check with the official tools is skipped")
+        return
+    inflated = converted = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in cases:
+            if not case.startswith("valid/"):
+                continue
+            data = open(os.path.join(corpus, case + ".tt"), "rb").read()
+            major, minor = struct.unpack_from("<HH", data, 8)
+            end = len(data) - 32 if data.endswith(b"TTRCEND\n") else len(data)
+            pos, nobj = 32, 0
+            while pos < end:
+                magic, typ, codec, filt, elem, aux, _, seq, stored, raw, _, _ = FRAME.unpack_from(data, pos)
+                if magic != b"TTFR":
+                    fail(f"{case}: no frame magic at offset {pos}")
+                    break
+                body = data[pos + 56:pos + 56 + stored]
+                if codec == 1:
+                    z = subprocess.run(["zstd", "-d", "-c", "-q"], input=body, capture_output=True)
+                    if z.returncode != 0 or len(z.stdout) != raw:
+                        fail(f"{case}: zstd -d of the frame at {pos}: exit {z.returncode}, {len(z.stdout)} bytes "
+                             f"for raw_size {raw}")
+                        body = None
+                    else:
+                        body = z.stdout
+                        inflated += 1
+                if body is not None and typ in ROOTS:
+                    nobj += 1
+                    obj = os.path.join(tmp, "obj.bin")
+                    open(obj, "wb").write(body)
+                    c = subprocess.run(["flatc", "--json", "--strict-json", "--raw-binary", "-o", tmp,
+                                        "--root-type", "tt.fb." + ROOTS[typ], fbs, "--", obj], capture_output=True)
+                    js = os.path.join(tmp, "obj.json")
+                    if c.returncode != 0 or not os.path.exists(js):
+                        fail(f"{case}: flatc cannot convert the {ROOTS[typ]} at {pos}: {c.stderr[:200]}")
+                    else:
+                        o = json.load(open(js))
+                        converted += 1
+                        os.remove(js)
+                        n = max([len(v) for k, v in o.items() if isinstance(v, list) and k not in ("strings", "dims")],
+                                default=0)
+                        if typ == 2 and (n != aux or (n and o.get("seq", [0])[0] != seq)):
+                            fail(f"{case}: BATCH at {pos}: flatc sees {n} records, the frame header says {aux}")
+                        if typ == 4 and (o.get("format_major"), o.get("format_minor", 0)) != (major, minor):
+                            fail(f"{case}: FOOTER says format {o.get('format_major')}.{o.get('format_minor')}, "
+                                 f"the header {major}.{minor}")
+                pos += 56 + stored
+            if pos != end:
+                fail(f"{case}: frames end at {pos}, the body at {end}")
+            if nobj == 0 and case != "valid/no_records":
+                fail(f"{case}: no object frame found")
+    print(f"official tools: {inflated} zstd payloads inflated by zstd -d, {converted} objects converted by flatc")
 
 
 def diff(exp, got, path, out):
@@ -138,6 +206,7 @@ def main():
             diff(exp[way], got[way], way, out)
             for d in out[:8]:
                 fail(f"{case}: {d}")
+    check_with_official_tools(a.corpus, os.path.join(os.path.dirname(a.schema), "trace.fbs"), manifest["cases"])
     for feature in REQUIRED:
         if feature not in seen:
             fail(f"no case exercises '{feature}'")

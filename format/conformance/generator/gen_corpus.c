@@ -65,6 +65,7 @@ typedef struct grec {
     uint64_t payload_offset, payload_stored;
     uint32_t payload_frames;
     int bad_hash; /* the hash column does not match the content: reading the tensor must fail */
+    int bad_data; /* a chunk passes its checksums but does not decode: reading the tensor must fail */
 } grec;
 
 typedef struct gframe {
@@ -876,7 +877,7 @@ static int payload_state_direct(const gen *g, const grec *r)
         if (g->fr[i].type == TT_FRAME_PAYLOAD && g->fr[i].seq == r->seq && g->fr[i].off >= r->payload_offset &&
             (g->fr[i].damage || !present(g, i)))
             return PS_DAMAGED;
-    return r->bad_hash ? PS_DAMAGED : PS_OK;
+    return r->bad_hash || r->bad_data ? PS_DAMAGED : PS_OK;
 }
 
 /* By FORMAT.md section 8: the footer's batch index, frame index and metadata. */
@@ -1530,6 +1531,112 @@ static void c_hash_mismatch(gen *g)
     footer(g);
 }
 
+/* One chunk whose stored bytes, under valid frame checksums, are not one good zstd frame: two frames (zstd would
+ * inflate both) or one whose zstd content checksum fails. */
+static void bad_zstd_chunk(gen *g, grec *r, int two_frames)
+{
+    r->data = content(g, r->dtype, r->nbytes);
+    r->flags |= 1 | 2;
+    r->hash = tt_hash64(r->data, (size_t)r->nbytes);
+    r->bad_data = 1;
+    size_t n = (size_t)r->nbytes, cap = 2 * ZSTD_compressBound(n);
+    uint8_t *z = malloc(cap);
+    if (!z)
+        die("out of memory");
+    ZSTD_CCtx_reset(g->z, ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(g->z, ZSTD_c_checksumFlag, !two_frames);
+    size_t a = ZSTD_compress2(g->z, z, cap, r->data, two_frames ? n / 2 : n), b = 0;
+    if (two_frames)
+        b = ZSTD_compress2(g->z, z + a, cap - a, r->data + n / 2, n - n / 2);
+    if (ZSTD_isError(a) || ZSTD_isError(b))
+        die("zstd");
+    if (!two_frames)
+        z[a - 1] ^= 0x5a; /* the last byte of the zstd checksum */
+    tt_frame_header h = {0};
+    h.type = TT_FRAME_PAYLOAD;
+    h.codec = TT_CODEC_ZSTD;
+    h.seq = r->seq;
+    h.raw_size = n;
+    h.stored_size = a + b;
+    h.payload_hash = tt_hash64(z, a + b);
+    r->payload_offset = g->len;
+    r->payload_frames = 1;
+    add_frame(g, &h, z);
+    r->payload_stored = a + b;
+    g->ct.payload_frames++;
+    g->ct.bytes_stored += a + b;
+    g->ct.bytes_raw += n;
+    free(z);
+}
+
+static void c_two_zstd_frames(gen *g)
+{
+    describe(g, "A payload whose stored bytes are two zstd frames that together inflate to raw_size: not exactly "
+                "one frame, so the record is damaged (frame checksums are valid).");
+    exercises(g, "zstd payload not one frame");
+    header(g, 1, 0, 0, 0, 32);
+    grec *a = rec_new(g, "a", TT_F32, 2, S2);
+    bad_zstd_chunk(g, a, 1);
+    batch(g, 0, 1, (bopt){0});
+    footer(g);
+}
+
+static void c_zstd_checksum_bad(gen *g)
+{
+    describe(g, "A zstd payload whose zstd content checksum fails (the frame's payload checksum is valid): the "
+                "record is damaged.");
+    exercises(g, "zstd checksum");
+    exercises(g, "damaged PAYLOAD frame");
+    header(g, 1, 0, 0, 0, 32);
+    grec *a = rec_new(g, "a", TT_F32, 2, S2);
+    bad_zstd_chunk(g, a, 0);
+    batch(g, 0, 1, (bopt){0});
+    footer(g);
+}
+
+static void c_unknown_dtype_payload(gen *g)
+{
+    describe(g, "A batch with a record of dtype UNKNOWN whose flags say its content is stored: the batch is "
+                "damaged (unreadable by the footer, skipped by a scan), the other batch reads.");
+    exercises(g, "dtype UNKNOWN");
+    exercises(g, "damaged BATCH under an intact footer");
+    header(g, 1, 0, 0, 0, 32);
+    grec *a = rec_new(g, "a", TT_F32, 1, S1);
+    tensor(g, a);
+    batch(g, 0, 1, (bopt){0});
+    grec *b = rec_new(g, "b", TT_DTYPE_UNKNOWN, 1, S1);
+    b->flags = 1;
+    batch(g, 1, 1, (bopt){0});
+    g->fr[g->bat[1].frame].damage = DMG_PAYLOAD; /* well formed, but breaks a rule of section 4 */
+    footer(g);
+}
+
+static void c_chunk_order(gen *g)
+{
+    describe(g, "A two-chunk tensor written chunk 1 first: the first PAYLOAD frame at payload_offset has aux 1, "
+                "not 0. By the footer the tensor fails to read; a scan reports the record lost.");
+    exercises(g, "chunk checks");
+    exercises(g, "lost records");
+    header(g, 1, 0, 0, 0, 32);
+    static const uint64_t s2k[1] = {1500};
+    grec *a = rec_new(g, "a", TT_F32, 1, s2k);
+    a->data = content(g, a->dtype, a->nbytes);
+    a->flags |= 1 | 2;
+    a->hash = tt_hash64(a->data, (size_t)a->nbytes);
+    a->payload_frames = 2;
+    a->payload_offset = g->len;
+    a->bad_data = 1;
+    popt o = POPT_DEFAULT;
+    o.esize = 4;
+    for (int k = 1; k >= 0; k--) {
+        uint64_t at = (uint64_t)k * CHUNK, n = k ? a->nbytes - CHUNK : CHUNK;
+        int fi = frame(g, TT_FRAME_PAYLOAD, (uint32_t)k, a->seq, a->data + at, (size_t)n, o);
+        a->payload_stored += g->fr[fi].size - TT_FRAME_HEADER_SIZE;
+    }
+    batch(g, 0, 1, (bopt){0});
+    footer(g);
+}
+
 static void c_header_only(gen *g)
 {
     describe(g, "A file header and nothing else (the writer was killed at once): no records.");
@@ -1649,6 +1756,10 @@ static const gcase cases[] = {
     {"damaged", "meta_damaged", c_meta_damaged},
     {"damaged", "unknown_frame_damaged", c_unknown_damaged},
     {"damaged", "hash_mismatch", c_hash_mismatch},
+    {"damaged", "two_zstd_frames", c_two_zstd_frames},
+    {"damaged", "zstd_checksum_bad", c_zstd_checksum_bad},
+    {"damaged", "unknown_dtype_payload", c_unknown_dtype_payload},
+    {"damaged", "chunk_order", c_chunk_order},
     {"refused", "bad_magic", c_bad_magic},
     {"refused", "empty", c_empty},
     {"refused", "short_header", c_short_header},
@@ -1730,7 +1841,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < ncases; i++) {
         gen g;
         memset(&g, 0, sizeof g);
-        g.rng = 0x7474726163650001ull + i;
+        g.rng = tt_hash64(cases[i].name, strlen(cases[i].name)); /* by name: adding a case changes no other */
         g.footer_frame = -1;
         g.footer_error = "no_footer";
         fb_builder_init(&g.fb);
