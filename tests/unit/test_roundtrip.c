@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include "frame.h"
+#include "reader_impl.h"
 #include "test_support.h"
 #include "tt_test.h"
 
@@ -567,6 +568,65 @@ static void key_string_budget(void)
     unlink(path);
 }
 
+/* FORMAT.md section 5: a batch's Counters count the batch itself, and file_bytes is the offset of the frame that
+ * holds them (the BATCH frame; the footer's is the FOOTER frame's offset), with META frames written before. */
+static void counters_file_bytes(void)
+{
+    char path[512], cut[512];
+    ts_path(path, sizeof path, "file_bytes.tt");
+    ts_path(cut, sizeof cut, "file_bytes_cut.tt");
+    tt_writer_options o = ts_opts();
+    o.batch_records = 2;
+    o.flush_ms = 600000; /* batches cut by count only, however slow the machine */
+    tt_writer *w;
+    CHECK_STATUS(tt_writer_open(&w, path, &o), TT_OK);
+    uint64_t shape[1] = {3000};
+    float *data = ts_data(TT_F32, 3000, 7);
+    tt_key k = TT_KEY_INIT;
+    k.point = "x";
+    for (int i = 0; i < 5; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "v%d", i);
+        CHECK_STATUS(tt_writer_set_meta(w, "step", v), TT_OK); /* a META frame before each batch */
+        k.layer = i;
+        CHECK_STATUS(tt_put(w, &k, TT_F32, 1, shape, data), TT_OK);
+    }
+    CHECK_STATUS(tt_writer_close(w), TT_OK);
+    tt_writer_free(w);
+    free(data);
+
+    size_t len;
+    uint8_t *file = ts_read_file(path, &len);
+    CHECK(file != NULL && len > TT_TRAILER_SIZE);
+    tt_reader *r;
+    tt_reader_options ro = TT_READER_OPTIONS_INIT;
+    ro.recovery = TT_RECOVER_NEVER;
+    CHECK_STATUS(tt_reader_open(&r, path, &ro), TT_OK);
+    tt_file_info in;
+    CHECK_STATUS(tt_reader_info(r, &in), TT_OK);
+    CHECK_EQ_U64(in.counters.file_bytes, tt_rd64(file + len - TT_TRAILER_SIZE)); /* the footer's offset */
+    CHECK_EQ_U64(r->nbatches, 3);
+    for (size_t b = 0; b < r->nbatches && b < 3; b++) {
+        /* the file cut after batch b recovers with that batch's counters */
+        uint64_t end = r->batches[b].offset + r->batches[b].frame_size;
+        CHECK(ts_write_file(cut, file, (size_t)end) == 0);
+        tt_reader *c;
+        CHECK_STATUS(tt_reader_open(&c, cut, NULL), TT_OK);
+        tt_file_info ci;
+        CHECK_STATUS(tt_reader_info(c, &ci), TT_OK);
+        CHECK(ci.counters_known && !ci.footer_intact);
+        CHECK_EQ_U64(ci.counters.file_bytes, r->batches[b].offset);
+        CHECK_EQ_U64(ci.counters.batches, b + 1);
+        CHECK_EQ_U64(ci.counters.written, b == 2 ? 5 : 2 * (b + 1));
+        CHECK_EQ_U64(ci.counters.payload_frames, ci.counters.written * 3); /* 12000 bytes: 3 chunks each */
+        tt_reader_close(c);
+    }
+    tt_reader_close(r);
+    free(file);
+    unlink(path);
+    unlink(cut);
+}
+
 int main(void)
 {
     roundtrip_mode(TT_MODE_FULL);
@@ -578,5 +638,6 @@ int main(void)
     read_while_writing();
     long_keys();
     key_string_budget();
+    counters_file_bytes();
     return tt_test_exit();
 }
