@@ -105,7 +105,8 @@ typedef struct tt_writer_counters {
     uint64_t bytes_stored;   /* payload bytes in the file (after shuffle and compression, frame headers excluded) */
     uint64_t payload_frames; /* payload frames written */
     uint64_t batches;        /* record-batch frames written */
-    uint64_t file_bytes;     /* bytes written to the file so far */
+    uint64_t file_bytes;     /* bytes written to the file so far; as stored in a file (a batch's or the footer's
+                                counters), the offset of the frame that holds them (FORMAT.md section 5) */
     uint64_t errors;         /* failed puts (I/O failures included) */
 } tt_writer_counters;
 
