@@ -16,27 +16,6 @@
 #include "corpus_json.h"
 #include "reader_impl.h"
 
-static void emit_counters(cj *j, const tt_file_info *in)
-{
-    if (!in->counters_known) {
-        cj_null(j, "counters");
-        return;
-    }
-    const tt_writer_counters *c = &in->counters;
-    cj_begin_obj(j, "counters");
-    cj_u64(j, "puts", c->puts);
-    cj_u64(j, "filtered", c->filtered);
-    cj_u64(j, "dropped", c->dropped);
-    cj_u64(j, "written", c->written);
-    cj_u64(j, "bytes_raw", c->bytes_raw);
-    cj_u64(j, "bytes_stored", c->bytes_stored);
-    cj_u64(j, "payload_frames", c->payload_frames);
-    cj_u64(j, "batches", c->batches);
-    cj_u64(j, "file_bytes", c->file_bytes);
-    cj_u64(j, "errors", c->errors);
-    cj_end_obj(j);
-}
-
 static void emit_batches(cj *j, const tt_reader *r)
 {
     cj_begin_arr(j, "batches");
@@ -47,16 +26,8 @@ static void emit_batches(cj *j, const tt_reader *r)
         cj_u64(j, "first_record", b->first_record);
         cj_u64(j, "record_count", b->count);
         if (b->has_ranges && b->count) {
-            cj_begin_obj(j, "ranges");
             const int32_t v[6] = {b->layer_min, b->layer_max, b->step_min, b->step_max, b->pos_min, b->pos_max};
-            const char *names[3] = {"layer", "step", "pos"};
-            for (int k = 0; k < 3; k++) {
-                cj_begin_inline(j, names[k]);
-                cj_i64(j, NULL, v[2 * k]);
-                cj_i64(j, NULL, v[2 * k + 1]);
-                cj_end_arr(j);
-            }
-            cj_end_obj(j);
+            cj_ranges(j, v);
         } else {
             cj_null(j, "ranges");
         }
@@ -150,7 +121,10 @@ static void emit_result(cj *j, const char *key, const char *path, tt_recovery mo
         cj_end_arr(j);
     }
     cj_end_arr(j);
-    emit_counters(j, &in);
+    if (in.counters_known)
+        cj_counters(j, "counters", &in.counters);
+    else
+        cj_null(j, "counters");
     if (mode == TT_RECOVER_NEVER) {
         /* before any batch is decoded, the reader's strings are the footer's dictionary */
         const char *const *s;

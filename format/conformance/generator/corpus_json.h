@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "tt/common.h"
+#include "tt/writer.h" /* tt_writer_counters: the Counters table */
 
 #define CJ_MAX_DEPTH 16
 
@@ -136,6 +137,37 @@ static inline void cj_f64(cj *j, const char *key, double v)
         cj_key(j, key);
         fprintf(j->f, "%.17g", v);
     }
+}
+
+/* The Counters table as an object, fields in schema order. */
+static inline void cj_counters(cj *j, const char *key, const tt_writer_counters *c)
+{
+    cj_begin_obj(j, key);
+    cj_u64(j, "puts", c->puts);
+    cj_u64(j, "filtered", c->filtered);
+    cj_u64(j, "dropped", c->dropped);
+    cj_u64(j, "written", c->written);
+    cj_u64(j, "bytes_raw", c->bytes_raw);
+    cj_u64(j, "bytes_stored", c->bytes_stored);
+    cj_u64(j, "payload_frames", c->payload_frames);
+    cj_u64(j, "batches", c->batches);
+    cj_u64(j, "file_bytes", c->file_bytes);
+    cj_u64(j, "errors", c->errors);
+    cj_end_obj(j);
+}
+
+/* A batch's key ranges {layer, step, pos}, each [min, max], from {layer_min, layer_max, step_min, ... pos_max}. */
+static inline void cj_ranges(cj *j, const int32_t r6[6])
+{
+    static const char *const names[3] = {"layer", "step", "pos"};
+    cj_begin_obj(j, "ranges");
+    for (int k = 0; k < 3; k++) {
+        cj_begin_inline(j, names[k]);
+        cj_i64(j, NULL, r6[2 * k]);
+        cj_i64(j, NULL, r6[2 * k + 1]);
+        cj_end_arr(j);
+    }
+    cj_end_obj(j);
 }
 
 /* The names of enum DType in schemas/trace.fbs, by value. */

@@ -26,7 +26,6 @@
 #include "corpus_json.h"
 #include "fb.h"
 #include "frame.h"
-#include "tt/writer.h" /* tt_writer_counters: the Counters table */
 
 #define CORPUS_VERSION 1
 #define MAXR 64     /* records in one case */
@@ -423,7 +422,7 @@ static void batch(gen *g, int rec0, int count, bopt o)
         die("too many batches");
     const char *dict[MAXS];
     int nd = 0;
-    uint32_t sidx[3][MAXR];
+    uint32_t sidx[3][MAXR] = {{0}};
     uint64_t seq[MAXR], time_ns[MAXR], hash[MAXR], nanc[MAXR], infc[MAXR], dims[MAXR * TT_MAX_DIMS], poff[MAXR],
         pst[MAXR];
     int32_t ints[7][MAXR];
@@ -436,6 +435,8 @@ static void batch(gen *g, int rec0, int count, bopt o)
         apply_defaults(r, o.absent);
         const char *s[3] = {r->prompt_id, r->phase, r->point};
         for (int c = 0; c < 3; c++) {
+            if (o.absent & COL(RB_PROMPT_ID + c)) /* no column, no dictionary entry */
+                continue;
             const char *v = s[c] ? s[c] : "";
             int j = 0;
             while (j < nd && strcmp(dict[j], v) != 0)
@@ -453,24 +454,6 @@ static void batch(gen *g, int rec0, int count, bopt o)
             st[c][i] = r->stats[c];
         for (int d = 0; d < r->ndim; d++)
             dims[ndims++] = r->shape[d];
-    }
-    /* strings of records whose column is absent are not in the dictionary */
-    if (o.absent & (COL(RB_PROMPT_ID) | COL(RB_PHASE) | COL(RB_POINT))) {
-        nd = 0;
-        for (int i = 0; i < count; i++)
-            for (int c = 0; c < 3; c++) {
-                const char *s = c == 0 ? g->rec[rec0 + i].prompt_id : c == 1 ? g->rec[rec0 + i].phase
-                                                                            : g->rec[rec0 + i].point;
-                if (o.absent & COL(RB_PROMPT_ID + c))
-                    continue;
-                const char *v = s ? s : "";
-                int j = 0;
-                while (j < nd && strcmp(dict[j], v) != 0)
-                    j++;
-                if (j == nd)
-                    dict[nd++] = v;
-                sidx[c][i] = (uint32_t)j;
-            }
     }
     g->ct.written += (uint64_t)count;
     g->ct.batches++;
@@ -782,22 +765,6 @@ static int last_frame(const gen *g, uint8_t type)
 enum { PS_NONE, PS_OK, PS_LOST, PS_DAMAGED };
 static const char *const ps_names[] = {"none", "ok", "lost", "damaged"};
 
-static void emit_counters(cj *j, const char *key, const tt_writer_counters *c)
-{
-    cj_begin_obj(j, key);
-    cj_u64(j, "puts", c->puts);
-    cj_u64(j, "filtered", c->filtered);
-    cj_u64(j, "dropped", c->dropped);
-    cj_u64(j, "written", c->written);
-    cj_u64(j, "bytes_raw", c->bytes_raw);
-    cj_u64(j, "bytes_stored", c->bytes_stored);
-    cj_u64(j, "payload_frames", c->payload_frames);
-    cj_u64(j, "batches", c->batches);
-    cj_u64(j, "file_bytes", c->file_bytes);
-    cj_u64(j, "errors", c->errors);
-    cj_end_obj(j);
-}
-
 static void emit_meta(cj *j, const gmeta *m)
 {
     cj_begin_arr(j, "meta");
@@ -808,19 +775,6 @@ static void emit_meta(cj *j, const gmeta *m)
         cj_end_arr(j);
     }
     cj_end_arr(j);
-}
-
-static void emit_ranges(cj *j, const int32_t r6[6])
-{
-    cj_begin_obj(j, "ranges");
-    const char *names[3] = {"layer", "step", "pos"};
-    for (int k = 0; k < 3; k++) {
-        cj_begin_inline(j, names[k]);
-        cj_i64(j, NULL, r6[2 * k]);
-        cj_i64(j, NULL, r6[2 * k + 1]);
-        cj_end_arr(j);
-    }
-    cj_end_obj(j);
 }
 
 static void emit_record(cj *j, const grec *r, uint64_t index, int ps)
@@ -895,7 +849,7 @@ static void emit_by_footer(cj *j, const gen *g)
     cj_u64(j, "minor", g->minor);
     cj_end_obj(j);
     emit_meta(j, &g->footer_meta);
-    emit_counters(j, "counters", &g->footer_counters);
+    cj_counters(j, "counters", &g->footer_counters);
     cj_begin_arr(j, "strings");
     for (int i = 0; i < g->nstrs; i++)
         cj_str(j, NULL, g->strs[i]);
@@ -911,7 +865,7 @@ static void emit_by_footer(cj *j, const gen *g)
             int32_t r6[6];
             uint64_t a, z;
             ranges(g, &g->bat[b], r6, &a, &z);
-            emit_ranges(j, r6);
+            cj_ranges(j, r6);
         } else {
             cj_null(j, "ranges");
         }
@@ -975,7 +929,7 @@ static void emit_by_scan(cj *j, const gen *g)
     cj_end_obj(j);
     emit_meta(j, last_meta >= 0 ? &g->metas[last_meta] : NULL);
     if (last_counters >= 0)
-        emit_counters(j, "counters", &g->bat[last_counters].counters);
+        cj_counters(j, "counters", &g->bat[last_counters].counters);
     else
         cj_null(j, "counters");
     cj_u64(j, "damaged_frames", damaged);
@@ -993,7 +947,7 @@ static void emit_by_scan(cj *j, const gen *g)
         uint64_t a, z;
         ranges(g, b, r6, &a, &z);
         if (b->count)
-            emit_ranges(j, r6);
+            cj_ranges(j, r6);
         else
             cj_null(j, "ranges");
         cj_end_obj(j);
