@@ -36,61 +36,22 @@ static void emit_batches(cj *j, const tt_reader *r)
     cj_end_arr(j);
 }
 
-static const char *given(const char *s) { return s && *s ? s : NULL; }
-
 /* One record, its tensor read whole and hashed. */
 static void emit_record(cj *j, tt_reader *r, const tt_record *rec)
 {
-    cj_begin_obj(j, NULL);
-    cj_u64(j, "index", rec->index);
-    cj_u64(j, "seq", rec->seq);
-    cj_u64(j, "time_ns", rec->time_ns);
-    cj_str(j, "prompt_id", given(rec->key.prompt_id));
-    cj_str(j, "phase", given(rec->key.phase));
-    cj_str(j, "point", given(rec->key.point));
-    cj_i64(j, "layer", rec->key.layer);
-    cj_i64(j, "step", rec->key.step);
-    cj_i64(j, "token_id", rec->key.token_id);
-    cj_i64(j, "logical_tok_idx", rec->key.logical_tok_idx);
-    cj_i64(j, "pos_id", rec->key.pos_id);
-    cj_i64(j, "rows", rec->key.rows);
-    cj_i64(j, "rank", rec->key.rank);
-    cj_str(j, "dtype", rec->dtype < TT_DTYPE_COUNT ? cj_dtype_names[rec->dtype] : "?");
-    cj_begin_inline(j, "shape");
-    for (int d = 0; d < rec->ndim; d++)
-        cj_u64(j, NULL, rec->shape[d]);
-    cj_end_arr(j);
-    cj_u64(j, "nbytes", rec->nbytes);
-    cj_u64(j, "flags", rec->flags & (TT_REC_HAS_PAYLOAD | TT_REC_HAS_HASH | TT_REC_HAS_STATS));
-    if (rec->flags & TT_REC_HAS_HASH)
-        cj_hex(j, "hash", rec->hash);
-    if (rec->flags & TT_REC_HAS_STATS) {
-        cj_begin_obj(j, "stats");
-        cj_f64(j, "min", rec->stats.min);
-        cj_f64(j, "max", rec->stats.max);
-        cj_f64(j, "mean", rec->stats.mean);
-        cj_f64(j, "absmax", rec->stats.absmax);
-        cj_f64(j, "l2", rec->stats.l2);
-        cj_u64(j, "nan_count", rec->stats.nan_count);
-        cj_u64(j, "inf_count", rec->stats.inf_count);
-        cj_end_obj(j);
-    }
-    if (!(rec->flags & TT_REC_HAS_PAYLOAD)) {
-        cj_str(j, "payload", "none");
-    } else if (rec->flags & TT_REC_LOST) {
-        cj_str(j, "payload", "lost");
-    } else {
+    const char *payload = "none";
+    uint64_t content = 0;
+    if ((rec->flags & TT_REC_HAS_PAYLOAD) && (rec->flags & TT_REC_LOST)) {
+        payload = "lost";
+    } else if (rec->flags & TT_REC_HAS_PAYLOAD) {
         void *buf = malloc(rec->nbytes ? (size_t)rec->nbytes : 1);
         int rc = buf ? tt_reader_read(r, rec->index, buf, (size_t)rec->nbytes) : TT_E_NOMEM;
-        if (rc == TT_OK) {
-            cj_str(j, "payload", "ok");
-            cj_hex(j, "content_xxh3", XXH3_64bits(buf, (size_t)rec->nbytes));
-        } else {
-            cj_str(j, "payload", "damaged");
-        }
+        payload = rc == TT_OK ? "ok" : "damaged";
+        if (rc == TT_OK)
+            content = XXH3_64bits(buf, (size_t)rec->nbytes);
         free(buf);
     }
-    cj_end_obj(j);
+    cj_record(j, rec, payload, content);
 }
 
 static void emit_result(cj *j, const char *key, const char *path, tt_recovery mode)

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "tt/common.h"
-#include "tt/writer.h" /* tt_writer_counters: the Counters table */
+#include "tt/writer.h" /* tt_writer_counters, tt_record */
 
 #define CJ_MAX_DEPTH 16
 
@@ -174,6 +174,49 @@ static inline void cj_ranges(cj *j, const int32_t r6[6])
 static const char *const cj_dtype_names[TT_DTYPE_COUNT] = {
     "UNKNOWN", "F32", "F16", "BF16", "F64", "I8", "U8", "I16", "I32", "I64",
     "F8_E4M3", "F8_E5M2", "F8_E4M3FNUZ", "F8_E5M2FNUZ"};
+
+/* A record: its fields as stored ("not given" strings as null), then `payload` ("none", "ok", "lost",
+ * "damaged") and, when "ok", the XXH3-64 of the content read. */
+static inline void cj_record(cj *j, const tt_record *rec, const char *payload, uint64_t content_xxh3)
+{
+    const char *strs[3] = {rec->key.prompt_id, rec->key.phase, rec->key.point};
+    const char *names[3] = {"prompt_id", "phase", "point"};
+    const int32_t ints[7] = {rec->key.layer, rec->key.step, rec->key.token_id, rec->key.logical_tok_idx,
+                             rec->key.pos_id, rec->key.rows, rec->key.rank};
+    const char *inames[7] = {"layer", "step", "token_id", "logical_tok_idx", "pos_id", "rows", "rank"};
+    cj_begin_obj(j, NULL);
+    cj_u64(j, "index", rec->index);
+    cj_u64(j, "seq", rec->seq);
+    cj_u64(j, "time_ns", rec->time_ns);
+    for (int k = 0; k < 3; k++)
+        cj_str(j, names[k], strs[k] && *strs[k] ? strs[k] : NULL);
+    for (int k = 0; k < 7; k++)
+        cj_i64(j, inames[k], ints[k]);
+    cj_str(j, "dtype", (unsigned)rec->dtype < TT_DTYPE_COUNT ? cj_dtype_names[rec->dtype] : "?");
+    cj_begin_inline(j, "shape");
+    for (int d = 0; d < rec->ndim; d++)
+        cj_u64(j, NULL, rec->shape[d]);
+    cj_end_arr(j);
+    cj_u64(j, "nbytes", rec->nbytes);
+    cj_u64(j, "flags", rec->flags & (TT_REC_HAS_PAYLOAD | TT_REC_HAS_HASH | TT_REC_HAS_STATS));
+    if (rec->flags & TT_REC_HAS_HASH)
+        cj_hex(j, "hash", rec->hash);
+    if (rec->flags & TT_REC_HAS_STATS) {
+        cj_begin_obj(j, "stats");
+        cj_f64(j, "min", rec->stats.min);
+        cj_f64(j, "max", rec->stats.max);
+        cj_f64(j, "mean", rec->stats.mean);
+        cj_f64(j, "absmax", rec->stats.absmax);
+        cj_f64(j, "l2", rec->stats.l2);
+        cj_u64(j, "nan_count", rec->stats.nan_count);
+        cj_u64(j, "inf_count", rec->stats.inf_count);
+        cj_end_obj(j);
+    }
+    cj_str(j, "payload", payload);
+    if (strcmp(payload, "ok") == 0)
+        cj_hex(j, "content_xxh3", content_xxh3);
+    cj_end_obj(j);
+}
 
 /* The error classes of the corpus (README "Error classes"), from the library's status codes. */
 static inline const char *cj_error_class(int status)
