@@ -388,6 +388,8 @@ void gen_batch(gen *g, int rec0, int count, bopt o)
 /* Writes a META frame holding m (the complete set, as the writer does). */
 void gen_meta(gen *g, const gmeta *m, int unknown)
 {
+    if (g->nmeta == MAXB)
+        gen_die("too many META frames");
     fb_builder_reset(&g->fb);
     fb_ref e = kv_vec(g, m, unknown);
     uint8_t extra[3] = {1, 2, 3};

@@ -123,8 +123,7 @@ typedef struct bopt {
     uint64_t absent;   /* COL() bits of columns left out */
     int unknown;       /* fields a newer minor appends: in RecordBatch and Counters */
     int raw;           /* stored without zstd */
-    int no_counters;
-    const char *empty; /* how "not given" strings are stored: NULL = the empty string entry */
+    int no_counters;   /* no Counters table */
 } bopt;
 
 /* Footer options. */
