@@ -133,8 +133,6 @@ int main(int argc, char **argv)
     const char *left = argv[optind], *right = argc - optind == 2 ? argv[optind + 1] : NULL;
     if (right && strcmp(left, "-") == 0 && strcmp(right, "-") == 0)
         cli_die(CLI_EXIT_USAGE, "LEFT and RIGHT are both standard input: at most one of them can be \"-\"");
-    cli_diff_args_tols(&da);
-    tt_diff_options o = da.o;
 
     /* every output is checked against the inputs and each other before anything is written, and written under
      * a temporary name that replaces the file only once complete (outfile.h) */
@@ -146,6 +144,8 @@ int main(int argc, char **argv)
     cli_out *otsv = tsv ? cli_out_declare(tsv, "--tsv", oflags) : NULL;
     cli_out *optsv = ptsv ? cli_out_declare(ptsv, "--pairs-tsv", oflags) : NULL;
     cli_out *ocal = calib ? cli_out_declare(calib, "--calibrate", oflags) : NULL;
+    cli_diff_args_tols(&da);
+    tt_diff_options o = da.o;
     const char *lfile = cli_trace_input(left), *rfile = right ? cli_trace_input(right) : NULL;
 
     /* outputs are created before the work, so a bad path fails fast */
