@@ -182,7 +182,7 @@ static int next_line(line_reader *L, const char **line, size_t *n)
 {
     size_t scan = L->pos;
     for (;;) {
-        const char *nl = memchr(L->buf + scan, '\n', L->len - scan);
+        const char *nl = L->len > scan ? memchr(L->buf + scan, '\n', L->len - scan) : NULL;
         if (nl || (L->eof && L->pos < L->len)) {
             size_t end = nl ? (size_t)(nl - L->buf) : L->len;
             *line = L->buf + L->pos;
@@ -392,8 +392,11 @@ int main(int argc, char **argv)
         abandon(w, &o, rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_OUTPUT);
     }
     tt_writer_free(w);
+    free(o.meta);
     if (st.bad && st.records == 0) {
         report(&st, &o, name);
+        for (int k = 0; k < st.nunknown; k++)
+            free(st.unknown[k]);
         cli_error("%s: no line could be read as a stage_trace record; %s not written", name, o.output);
         cli_out_discard(o.out);
         cli_out_failed();
@@ -405,6 +408,5 @@ int main(int argc, char **argv)
         cli_warn("%s: no stage_trace record: %s holds none", name, o.output);
     for (int k = 0; k < st.nunknown; k++)
         free(st.unknown[k]);
-    free(o.meta);
     return cli_finish(CLI_EXIT_OK);
 }

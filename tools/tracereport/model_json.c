@@ -852,6 +852,18 @@ static void parse_error(jx *x, const char *text, size_t len, const char *end)
              col);
 }
 
+/* cJSON returns NULL both for bad JSON and when an allocation fails: its allocations are counted so that running
+ * out of memory is reported as such (exit 4), not as a syntax error of the file. */
+static int json_alloc_failed;
+
+static void *json_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p)
+        json_alloc_failed = 1;
+    return p;
+}
+
 rp_result *rp_load_json(const char *path, char *err, size_t errlen, int *oom)
 {
     jx x = {.file = path, .err = err, .errlen = errlen};
@@ -865,7 +877,16 @@ rp_result *rp_load_json(const char *path, char *err, size_t errlen, int *oom)
     }
     const char *end = NULL;
     /* cJSON's "require null terminated" wants the terminator inside the length: trailing garbage is an error */
+    cJSON_Hooks hooks = {json_malloc, free};
+    cJSON_InitHooks(&hooks);
+    json_alloc_failed = 0;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
+    if (!root && json_alloc_failed) {
+        free(text);
+        *oom = 1;
+        snprintf(err, errlen, "%s: out of memory parsing its JSON (%zu bytes)", path, len);
+        return NULL;
+    }
     if (!root) {
         parse_error(&x, text, len, end);
         free(text);
