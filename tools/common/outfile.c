@@ -357,15 +357,7 @@ void cli_out_close(cli_out *o)
         return;
     FILE *f = o->f;
     o->f = NULL;
-    errno = 0;
-    int bad = fflush(f) != 0 || ferror(f);
-    int e = errno;
-    if (f != stdout && fclose(f) != 0 && !bad) {
-        bad = 1;
-        e = errno;
-    }
-    if (bad)
-        cli_die(CLI_EXIT_OUTPUT, "%s: write failed: %s", cli_out_name(o), strerror(e ? e : EIO));
+    cli_close_out(f, o->kind == OUT_STDOUT ? "-" : o->path);
 }
 
 /* fsync of a file or directory by name; 0 or an errno. Directories that cannot be synced (EINVAL) are fine. */
