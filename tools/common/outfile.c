@@ -257,9 +257,11 @@ cli_out *cli_out_declare(const char *path, const char *opt, unsigned flags)
         return o;
     }
     struct stat st;
+    int dangling = 0;
     if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
         /* replace the file the link points to, not the link */
         o->dest = realpath(path, NULL);
+        dangling = !o->dest;
     }
     if (!o->dest)
         o->dest = dup_or_die(path);
@@ -281,7 +283,7 @@ cli_out *cli_out_declare(const char *path, const char *opt, unsigned flags)
     if (!o->canon)
         o->canon = canonical(o->dest);
     check_collisions(o);
-    if (o->kind == OUT_FILE && o->existed && !(flags & CLI_OUT_FORCE))
+    if (o->kind == OUT_FILE && (o->existed || dangling) && !(flags & CLI_OUT_FORCE))
         cli_die(CLI_EXIT_OUTPUT, "%s: exists (use -f/--force to replace it)", path);
     link_entry(o);
     return o;

@@ -243,9 +243,11 @@ int td_recover(const td_options *o)
     tt_reader *r = cli_open_trace(o->input, TT_RECOVER_ALWAYS, 1);
     tt_file_info in;
     tt_reader_info(r, &in);
-    if (in.record_count == 0) /* nothing survived: a finding, and no empty copy to mistake for the run */
+    if (in.record_count == 0) { /* nothing survived: a finding, and no empty copy to mistake for the run */
+        tt_reader_close(r);
         cli_die(CLI_EXIT_FINDING, "%s: no record could be recovered (%llu damaged frame(s) skipped); %s not written",
                 cli_trace_name(o->input), (unsigned long long)in.damaged_frames, o->output);
+    }
     tt_writer *w = open_copy(o, &in);
     copy_meta(r, w, &in, o);
     recover_count n = {0, 0, 0};
@@ -269,9 +271,11 @@ int td_recover(const td_options *o)
         cli_die(rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_OUTPUT, "%s not written", o->output);
     }
     tt_writer_free(w);
-    if (n.copied == 0)
+    if (n.copied == 0) {
+        tt_reader_close(r);
         cli_die(CLI_EXIT_FINDING, "%s: no record could be copied (%llu left out: tensor missing or damaged); %s not "
                 "written", cli_trace_name(o->input), (unsigned long long)n.lost, o->output);
+    }
     cli_out_commit(o->out);
     printf("recover: %s -> %s: %llu record(s) copied, %llu left out (tensor missing or damaged), %llu damaged "
            "frame(s) skipped\n",
