@@ -119,7 +119,7 @@ int main(int argc, char **argv)
     /* f32, no shuffle, level 3, small chunks, two rounds, kept trace */
     snprintf(args, sizeof args,
              "--size 3M --dtype f32 --tokens 32 --hidden 1024 --shuffle off --level 3 --chunk 64k --threads 1 "
-             "--inflight 1M --repeat 2 --out '%s/f32.tt'", outdir);
+             "--inflight 1M --repeat 2 -f --out '%s/f32.tt'", outdir);
     j = run_json(args);
     if (j) {
         check_throughput(j, 24, 1);
@@ -146,7 +146,7 @@ int main(int argc, char **argv)
     }
 
     /* the raw bytes, and the zstd CLI on them when it is installed */
-    snprintf(args, sizeof args, "--size 2M --tokens 32 --hidden 1024 --save-raw '%s/raw.bin'%s", outdir,
+    snprintf(args, sizeof args, "--size 2M --tokens 32 --hidden 1024 -f --save-raw '%s/raw.bin'%s", outdir,
              system("zstd --version >/dev/null 2>&1") == 0 ? " --compare-zstd" : "");
     j = run_json(args);
     if (j) {

@@ -40,7 +40,7 @@ def check(name, got, want, tol):
 docs = {}
 for threads in ("1", "2"):
     jpath = os.path.join(out, f"near_{threads}.json")
-    r = subprocess.run([tracediff, "--threads", threads, "--json", jpath, "-q", left, right])
+    r = subprocess.run([tracediff, "-f", "--threads", threads, "--json", jpath, "-q", left, right])
     if r.returncode not in (0, 1):
         sys.exit(f"tracediff exit {r.returncode}")
     docs[threads] = {p["point"]: p for p in json.load(open(jpath))["pairs"]}

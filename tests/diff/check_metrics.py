@@ -16,7 +16,7 @@ np.seterr(invalid="ignore")
 gen, tracediff, out, schema_path = sys.argv[1:5]
 subprocess.run([gen, out], check=True)
 jpath = os.path.join(out, "diff.json")
-r = subprocess.run([tracediff, "--json", jpath, "-q", os.path.join(out, "left.tt"), os.path.join(out, "right.tt")])
+r = subprocess.run([tracediff, "-f", "--json", jpath, "-q", os.path.join(out, "left.tt"), os.path.join(out, "right.tt")])
 if r.returncode != 1:
     sys.exit(f"tracediff exit {r.returncode}, expected 1 (mismatches)")
 doc = json.load(open(jpath))

@@ -6,6 +6,7 @@
 # usage: test_tracediff_tinylm.sh TINYLM TRACEDIFF OUTDIR SCHEMA [PYTHON3]
 set -u
 TL=$1 TD=$2 OUT=$3 SCHEMA=$4 PY=${5:-/usr/bin/python3}
+rm -rf "$OUT" # tracediff does not replace the outputs of an earlier run without -f
 mkdir -p "$OUT"
 fails=0 passes=0
 ok() { passes=$((passes + 1)); }

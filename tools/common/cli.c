@@ -5,12 +5,17 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "outfile.h"
 
 #include "tt/common.h"
 #include "tt/dtype.h"
@@ -24,6 +29,17 @@ void cli_init(const char *argv0)
         const char *s = strrchr(argv0, '/');
         prog_name = s ? s + 1 : argv0;
     }
+    /* A closed standard stream would be reused by the next open(): an output file would receive what was meant
+     * for stdout. Hold its place with /dev/null opened the wrong way round, so that using it fails (EBADF) and
+     * the failure is reported instead of writing into the wrong file. */
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int k = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+            if (k >= 0 && k != fd) {
+                dup2(k, fd);
+                close(k);
+            }
+        }
 }
 
 const char *cli_prog(void) { return prog_name; }
@@ -54,6 +70,7 @@ void cli_warn(const char *fmt, ...)
 
 void cli_die(int code, const char *fmt, ...)
 {
+    cli_out_failed();
     va_list ap;
     va_start(ap, fmt);
     vmsg("", fmt, ap);
@@ -67,19 +84,10 @@ void cli_print_version(void)
     printf("trace format 1.0\n");
 }
 
-FILE *cli_open_out(const char *path)
-{
-    if (!path || strcmp(path, "-") == 0)
-        return stdout;
-    FILE *f = fopen(path, "w");
-    if (!f)
-        cli_die(CLI_EXIT_OUTPUT, "%s: cannot create: %s", path, strerror(errno));
-    return f;
-}
-
 void cli_close_out(FILE *f, const char *path)
 {
     const char *name = (!path || strcmp(path, "-") == 0) ? "standard output" : path;
+    errno = 0;
     int bad = fflush(f) != 0 || ferror(f);
     int e = errno;
     if (f != stdout && fclose(f) != 0 && !bad) {
@@ -90,31 +98,73 @@ void cli_close_out(FILE *f, const char *path)
         cli_die(CLI_EXIT_OUTPUT, "%s: write failed: %s", name, strerror(e ? e : EIO));
 }
 
+int cli_finish(int code)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        int e = errno ? errno : EIO;
+        cli_out_failed();
+        cli_error("standard output: write failed: %s", strerror(e));
+        if (code < CLI_EXIT_USAGE)
+            code = CLI_EXIT_OUTPUT;
+    }
+    if ((fflush(stderr) != 0 || ferror(stderr)) && code < CLI_EXIT_USAGE) {
+        cli_out_failed();
+        code = CLI_EXIT_OUTPUT; /* nothing left to say it with */
+    }
+    return code;
+}
+
+int cli_input_fd(const char *path)
+{
+    const char *name = cli_trace_name(path);
+    int fd = STDIN_FILENO;
+    if (path && strcmp(path, "-") != 0) {
+        /* O_NONBLOCK: opening a FIFO does not wait for a writer (one that never comes then reads as empty) */
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            cli_die(CLI_EXIT_USAGE, "%s: cannot open: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        cli_die(CLI_EXIT_USAGE, "%s: cannot read: %s", name, strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        cli_die(CLI_EXIT_USAGE, "%s: is a directory", name);
+    if (isatty(fd))
+        cli_die(CLI_EXIT_USAGE, "%s: is a terminal: give a file, or pipe the input in", name);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK))
+        fcntl(fd, F_SETFL, fl & ~O_NONBLOCK); /* from here on, reads wait for data as usual */
+    return fd;
+}
+
 FILE *cli_open_in(const char *path)
 {
-    if (!path || strcmp(path, "-") == 0)
+    int fd = cli_input_fd(path);
+    if (fd == STDIN_FILENO)
         return stdin;
-    FILE *f = fopen(path, "r");
+    FILE *f = fdopen(fd, "rb");
     if (!f)
-        cli_die(CLI_EXIT_USAGE, "%s: cannot open: %s", path, strerror(errno));
+        cli_die(CLI_EXIT_INTERNAL, "%s: out of memory", path);
     return f;
 }
 
 char *cli_slurp(const char *path, size_t max, const char *what, size_t *len)
 {
     FILE *f = cli_open_in(path);
+    const char *name = cli_trace_name(path);
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap + 1);
     if (!buf)
-        cli_die(CLI_EXIT_INTERNAL, "out of memory");
+        cli_die(CLI_EXIT_INTERNAL, "%s: out of memory reading it", name);
     for (;;) {
         if (n == cap) {
             if (cap >= max)
-                cli_die(CLI_EXIT_USAGE, "%s: larger than %zu MiB, not %s", path, max >> 20, what);
+                cli_die(CLI_EXIT_USAGE, "%s: larger than %zu MiB, not %s", name, max >> 20, what);
             cap = cap * 2 > max ? max : cap * 2;
             char *q = realloc(buf, cap + 1);
             if (!q)
-                cli_die(CLI_EXIT_INTERNAL, "out of memory");
+                cli_die(CLI_EXIT_INTERNAL, "%s: out of memory after reading %zu bytes", name, n);
             buf = q;
         }
         size_t k = fread(buf + n, 1, cap - n, f);
@@ -123,7 +173,7 @@ char *cli_slurp(const char *path, size_t max, const char *what, size_t *len)
             break;
     }
     if (ferror(f))
-        cli_die(CLI_EXIT_USAGE, "%s: read error: %s", path, strerror(errno));
+        cli_die(CLI_EXIT_USAGE, "%s: read error: %s", name, strerror(errno));
     if (f != stdin)
         fclose(f);
     buf[n] = 0;
@@ -277,11 +327,11 @@ int cli_common_option(char **argv, int *i, int *operands_only, void (*usage)(voi
     }
     if (cli_flag(argv, i, "--help", "-h")) {
         usage();
-        exit(CLI_EXIT_OK);
+        exit(cli_finish(CLI_EXIT_OK));
     }
     if (cli_flag(argv, i, "--version", "-V")) {
         cli_print_version();
-        exit(CLI_EXIT_OK);
+        exit(cli_finish(CLI_EXIT_OK));
     }
     return 0;
 }
@@ -305,8 +355,22 @@ void cli_unknown_option(const char *arg)
     cli_die(CLI_EXIT_USAGE, "unknown option '%s' (see %s --help)", arg, prog_name);
 }
 
+void cli_getopt_fail(char **argv, int c, int optopt_char)
+{
+    /* getopt_long with opterr = 0 and ":" first in the option string: '?' unknown, ':' value missing; the
+     * argument at fault is the one before optind (for a short option in a cluster, optopt names it) */
+    const char *arg = argv[optind - 1];
+    char shrt[3] = {'-', (char)optopt_char, 0};
+    if (c == ':')
+        cli_usage_error("option %s needs a value", strncmp(arg, "--", 2) == 0 ? arg : shrt);
+    if (optopt_char && strncmp(arg, "--", 2) != 0)
+        cli_unknown_option(shrt);
+    cli_unknown_option(arg);
+}
+
 void cli_usage_error(const char *fmt, ...)
 {
+    cli_out_failed();
     va_list ap;
     va_start(ap, fmt);
     vmsg("", fmt, ap);
@@ -332,46 +396,105 @@ const char *cli_trace_name(const char *path)
     return (!path || strcmp(path, "-") == 0) ? "standard input" : path;
 }
 
-/* Copies standard input to a temporary file and returns its path (the caller unlinks it once opened). */
-static char *spool_stdin(void)
+/* Traces read from a stream (standard input, a FIFO) are first copied to a temporary file: a trace is read from
+ * its end. The copies, by temporary path, with the names messages give them. */
+#define MAX_SPOOLS 4
+static struct {
+    char *tmp;
+    const char *name;
+} spools[MAX_SPOOLS];
+
+/* Copies the stream fd to a temporary file (removed at exit, however the run ends) and returns its path. */
+static char *spool(int fd, const char *name)
 {
+    int slot = 0;
+    while (slot < MAX_SPOOLS && spools[slot].tmp)
+        slot++;
+    if (slot == MAX_SPOOLS)
+        cli_usage_error("more than %d traces read from streams", MAX_SPOOLS);
     const char *dir = getenv("TMPDIR");
     size_t n = strlen(dir && *dir ? dir : "/tmp") + 32;
     char *path = malloc(n);
     if (!path)
-        cli_die(CLI_EXIT_INTERNAL, "out of memory");
+        cli_die(CLI_EXIT_INTERNAL, "%s: out of memory", name);
     snprintf(path, n, "%s/tt-stdin-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0)
-        cli_die(CLI_EXIT_INTERNAL, "%s: cannot create a temporary file for standard input: %s", path,
-                strerror(errno));
-    FILE *out = fdopen(fd, "wb");
+    int out = mkstemp(path);
+    if (out < 0)
+        cli_die(CLI_EXIT_OUTPUT, "%s: cannot create a temporary file to hold %s: %s", path, name, strerror(errno));
+    cli_out *cleanup = cli_out_cleanup_path(path);
     char buf[1 << 16];
-    size_t k;
-    while (out && (k = fread(buf, 1, sizeof buf, stdin)) > 0)
-        if (fwrite(buf, 1, k, out) != k)
+    ssize_t k;
+    int werr = 0;
+    uint64_t total = 0;
+    while ((k = read(fd, buf, sizeof buf)) != 0) {
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            cli_die(CLI_EXIT_USAGE, "%s: read error after %llu bytes: %s", name, (unsigned long long)total,
+                    strerror(errno));
+        }
+        for (ssize_t off = 0; off < k;) {
+            ssize_t w = write(out, buf + off, (size_t)(k - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                werr = w < 0 ? errno : ENOSPC;
+                break;
+            }
+            off += w;
+        }
+        if (werr)
             break;
-    int bad = !out || ferror(stdin) || ferror(out);
-    if (out && fclose(out) != 0)
-        bad = 1;
-    if (bad) {
-        unlink(path);
-        cli_die(CLI_EXIT_USAGE, "standard input: cannot copy it to a temporary file: %s", strerror(errno));
+        total += (uint64_t)k;
     }
+    if (werr || close(out) != 0)
+        cli_die(CLI_EXIT_OUTPUT, "%s: cannot copy %s to a temporary file: %s", path, name,
+                strerror(werr ? werr : errno));
+    if (fd != STDIN_FILENO)
+        close(fd);
+    (void)cleanup;
+    spools[slot].tmp = path;
+    spools[slot].name = name;
     return path;
 }
 
-/* The reader's message with the temporary file's name replaced by "standard input". */
+/* What the stream read into tmp is called in messages; NULL when tmp is not a spooled copy. */
+static const char *spool_name(const char *tmp)
+{
+    for (int i = 0; i < MAX_SPOOLS; i++)
+        if (spools[i].tmp && strcmp(spools[i].tmp, tmp) == 0)
+            return spools[i].name;
+    return NULL;
+}
+
+const char *cli_input_msg(const char *msg, char *buf, size_t len)
+{
+    for (int i = 0; i < MAX_SPOOLS; i++) {
+        const char *at = spools[i].tmp ? strstr(msg, spools[i].tmp) : NULL;
+        if (at) {
+            snprintf(buf, len, "%.*s%s%s", (int)(at - msg), msg, spools[i].name, at + strlen(spools[i].tmp));
+            return buf;
+        }
+    }
+    return msg;
+}
+
+const char *cli_trace_input(const char *path)
+{
+    if (!path || strcmp(path, "-") == 0)
+        return spool(cli_input_fd("-"), "standard input");
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))
+        return path; /* the reader opens it, or says why it cannot */
+    if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))
+        return spool(cli_input_fd(path), path);
+    cli_die(CLI_EXIT_USAGE, "%s: not a regular file or a pipe: a trace is read from a file", path);
+}
+
+/* The reader's message with a spooled copy's name replaced by what it was read from. */
 static const char *reader_msg(const tt_reader *r, char *buf, size_t len)
 {
-    const char *m = tt_reader_errmsg(r);
-    const char *p = tt_reader_path(r);
-    size_t n = strlen(p);
-    if (strncmp(p, "-", 1) != 0 && strstr(p, "/tt-stdin-") && strncmp(m, p, n) == 0) {
-        snprintf(buf, len, "standard input%s", m + n);
-        return buf;
-    }
-    return m;
+    return cli_input_msg(tt_reader_errmsg(r), buf, len);
 }
 
 void cli_reader_die(const tt_reader *r, int status)
@@ -380,41 +503,58 @@ void cli_reader_die(const tt_reader *r, int status)
     cli_die(status == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE, "%s", reader_msg(r, buf, sizeof buf));
 }
 
+/* Why the footer could not be used, without the file name the message starts with. */
+static const char *footer_why(const tt_reader *r, const char *name, char *buf, size_t len)
+{
+    const char *why = reader_msg(r, buf, len);
+    size_t pn = strlen(name);
+    if (strncmp(why, name, pn) == 0 && strncmp(why + pn, ": ", 2) == 0)
+        why += pn + 2; /* the message names the file already */
+    return *why ? why : "no reason given";
+}
+
 tt_reader *cli_open_trace(const char *path, int recovery, int quiet)
 {
-    char *tmp = (!path || strcmp(path, "-") == 0) ? spool_stdin() : NULL;
+    const char *file = cli_trace_input(path);
+    const char *name = spool_name(file) ? spool_name(file) : path;
     tt_reader_options o = TT_READER_OPTIONS_INIT;
     o.recovery = (tt_recovery)recovery;
     tt_reader *r = NULL;
-    int rc = tt_reader_open(&r, tmp ? tmp : path, &o);
-    if (tmp) {
-        unlink(tmp); /* the reader keeps its descriptor */
-        free(tmp);
-    }
+    int rc = tt_reader_open(&r, file, &o);
+    if (file != path)
+        unlink(file); /* the reader keeps its descriptor */
     if (!r)
-        cli_die(CLI_EXIT_INTERNAL, "%s: out of memory", cli_trace_name(path));
+        cli_die(CLI_EXIT_INTERNAL, "%s: out of memory", name);
     if (rc != TT_OK) {
         char buf[1200];
         const char *m = reader_msg(r, buf, sizeof buf);
         int code = rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE;
         /* the library says "path: ..."; a message without the path gets it in front */
-        if (strncmp(m, tmp ? "standard input" : path, strlen(tmp ? "standard input" : path)) == 0)
-            cli_error("%s", m);
+        char msg[1400];
+        if (strncmp(m, name, strlen(name)) == 0)
+            snprintf(msg, sizeof msg, "%s", m);
         else
-            cli_error("%s: %s", cli_trace_name(path), m);
+            snprintf(msg, sizeof msg, "%s: %s", name, m);
         tt_reader_close(r);
-        exit(code);
+        cli_die(code, "%s", msg);
     }
     tt_file_info info;
-    if (!quiet && tt_reader_info(r, &info) == TT_OK && !info.footer_intact) {
+    if (tt_reader_info(r, &info) != TT_OK)
+        cli_reader_die(r, TT_E_INVAL);
+    if (!info.footer_intact && info.record_count == 0 && recovery != TT_RECOVER_ALWAYS) {
+        /* a finding, not an empty answer: the writer stopped before its first record batch reached the file */
+        char buf[1200], msg[1400];
+        snprintf(msg, sizeof msg, "%s: footer missing or damaged (%s) and no record could be recovered", name,
+                 footer_why(r, name, buf, sizeof buf));
+        tt_reader_close(r);
+        cli_die(CLI_EXIT_FINDING, "%s", msg);
+    }
+    if (!quiet && !info.footer_intact) {
         char buf[1200];
-        const char *why = reader_msg(r, buf, sizeof buf);
-        size_t pn = strlen(cli_trace_name(path));
-        if (strncmp(why, cli_trace_name(path), pn) == 0 && strncmp(why + pn, ": ", 2) == 0)
-            why += pn + 2; /* the warning names the file already */
+        const char *why = footer_why(r, name, buf, sizeof buf);
         cli_warn("%s: footer missing or damaged (%s); recovered %llu record(s) by scanning, %llu damaged frame(s) "
                  "skipped, %llu record(s) without their tensor",
-                 cli_trace_name(path), *why ? why : "no reason given", (unsigned long long)info.record_count,
+                 name, why, (unsigned long long)info.record_count,
                  (unsigned long long)info.damaged_frames, (unsigned long long)info.lost_records);
     }
     return r;

@@ -1,7 +1,7 @@
 /*
  * cli.h — what every tensortrace command-line tool shares: the documented exit codes, error and warning
- * messages on stderr prefixed by the program name, --version output, opening outputs ("-" is stdout) and
- * checking they were written, number parsing for options, and a progress line on stderr shown only when
+ * messages on stderr prefixed by the program name, --version output, checking that what was written to stdout
+ * arrived, opening inputs without hanging on them (FIFOs, terminals, standard input), number parsing for options, and a progress line on stderr shown only when
  * stderr is a terminal. Tools use libtrace's public headers plus this; they never parse trace bytes.
  */
 #ifndef TT_CLI_H
@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "outfile.h"   /* writing files: temporary file, checks, rename (every tool's outputs) */
 #include "tt/reader.h" /* tt_reader, tt_filter, tt_record (the trace helpers below) */
 
 /* Exit codes, the same for every tool (documented in each --help and in tools/README.md). */
@@ -40,13 +41,20 @@ void cli_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /*! cli_print_version() : "prog (tensortrace) X.Y.Z" and the trace format version, on stdout. */
 void cli_print_version(void);
 
-/*! cli_open_out() : opens path for writing ("-" or NULL = stdout). Exits with CLI_EXIT_OUTPUT naming the path
- *  when it cannot be created. */
-FILE *cli_open_out(const char *path);
 /*! cli_close_out() : flushes and closes (stdout is flushed, not closed); exits with CLI_EXIT_OUTPUT naming the
- *  path if anything written was lost (disk full). */
+ *  path if anything written was lost (disk full). Files are written through outfile.h; this is for stdout. */
 void cli_close_out(FILE *f, const char *path);
-/*! cli_open_in() : opens path for reading ("-" = stdin); exits with CLI_EXIT_USAGE naming it on failure. */
+
+/*! cli_finish() : the last call of a tool's main(): flushes stdout and stderr and checks that everything written
+ *  to them arrived. A failed write to stdout is reported and turns an exit code of 0 or 1 into
+ *  CLI_EXIT_OUTPUT (so does a failed stderr, which cannot be reported). @return : the exit code. */
+int cli_finish(int code);
+
+/*! cli_input_fd() : opens an input for reading ("-" = stdin) without blocking on it: a FIFO is opened without
+ *  waiting for a writer (one that never comes reads as empty); a directory or a terminal is refused. Exits with
+ *  CLI_EXIT_USAGE naming the input. @return : a descriptor in blocking mode. */
+int cli_input_fd(const char *path);
+/*! cli_open_in() : cli_input_fd() as a stream (stdin itself for "-"). */
 FILE *cli_open_in(const char *path);
 
 /*! cli_slurp() : reads a whole file ("-" = stdin) into a zero-terminated malloc'ed buffer; exits with
@@ -101,6 +109,11 @@ int cli_common_option(char **argv, int *i, int *operands_only, void (*usage)(voi
 /*! cli_unknown_option() : "unknown option 'ARG' (see PROG --help)" and exit CLI_EXIT_USAGE. */
 void cli_unknown_option(const char *arg) __attribute__((noreturn));
 
+/*! cli_getopt_fail() : for the tools that parse with getopt_long (opterr = 0, option string starting with ':'):
+ *  "unknown option 'ARG'" for c == '?', "option ARG needs a value" for c == ':'; exits CLI_EXIT_USAGE.
+ *  optopt_char is getopt's optopt. */
+void cli_getopt_fail(char **argv, int c, int optopt_char) __attribute__((noreturn));
+
 /*! cli_usage_error() : the message, then "see PROG --help", exit CLI_EXIT_USAGE. */
 void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
@@ -108,12 +121,21 @@ void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), 
  *  library's message on a bad condition, CLI_EXIT_INTERNAL when out of memory. */
 void cli_add_where(tt_filter *f, const char *cond);
 
-/*! cli_open_trace() : opens a trace for reading ("-" = standard input, which is first copied to an unlinked
- *  temporary file because a trace is read from its end). recovery is a tt_recovery value. Exits with
- *  CLI_EXIT_USAGE and the reader's message (file, frame, offset) when the file cannot be opened; otherwise
- *  returns the reader. When the footer was missing or damaged and the file was recovered by scanning, warns on
- *  stderr (unless quiet) with the reason and what the scan found. */
+/*! cli_open_trace() : opens a trace for reading ("-" = standard input, or a FIFO: first copied to an unlinked
+ *  temporary file because a trace is read from its end; see cli_trace_input()). recovery is a tt_recovery value.
+ *  Exits with CLI_EXIT_USAGE and the reader's message (file, frame, offset) when the file cannot be opened;
+ *  otherwise returns the reader. When the footer was missing or damaged and the file was recovered by scanning,
+ *  warns on stderr (unless quiet) with the reason and what the scan found; when that scan found no record at all,
+ *  exits with CLI_EXIT_FINDING saying so (unless recovery is TT_RECOVER_ALWAYS: the caller decides). */
 tt_reader *cli_open_trace(const char *path, int recovery, int quiet);
+
+/*! cli_trace_input() : the file a library call (tt_reader_open, tt_diff_run) should open for the trace input
+ *  path: path itself for a file, or for "-" (stdin) and a FIFO a temporary copy of the stream (a trace is read
+ *  from its end), removed when the process ends. A terminal or a character device is refused (CLI_EXIT_USAGE). */
+const char *cli_trace_input(const char *path);
+/*! cli_input_msg() : msg with the name of a temporary copy made by cli_trace_input() replaced by the input's name
+ *  ("standard input", the FIFO's path). Returns msg itself or buf. */
+const char *cli_input_msg(const char *msg, char *buf, size_t len);
 
 /*! cli_trace_name() : the name to show for a trace path in messages ("standard input" for "-"). */
 const char *cli_trace_name(const char *path);

@@ -23,6 +23,8 @@
 #include "tt/writer.h"
 
 #define SHOWN_BAD_LINES 10 /* bad lines reported one by one before only counting */
+#define MAX_LINE_BYTES (64u << 20) /* a longer line is not legacy JSONL (and would only exhaust memory) */
+#define READ_CHUNK (1u << 16)
 #define MAX_UNKNOWN_NAMES 16
 #define CLI_STR2(x) #x
 #define CLI_STR(x) CLI_STR2(x)
@@ -30,10 +32,22 @@
 typedef struct options {
     const char *input;
     const char *output;
+    cli_out *out; /* the trace, written to a temporary file until it is complete */
     int strict, force, quiet;
     const char **meta; /* KEY=VALUE */
     int nmeta;
 } options;
+
+/* The input, read line by line through one buffer that grows to the longest line (at most MAX_LINE_BYTES). */
+typedef struct line_reader {
+    int fd;
+    char *buf;
+    size_t cap, pos, len; /* buf[pos..len) not yet returned */
+    int eof;
+    uint64_t done; /* bytes returned so far */
+} line_reader;
+
+enum { LINE_OK = 1, LINE_END = 0, LINE_TOO_LONG = -1, LINE_NOMEM = -2, LINE_READ_ERROR = -3 };
 
 typedef struct import_stats {
     uint64_t lines, records, blank, other_events, bad;
@@ -58,8 +72,9 @@ static void usage(void)
            "Options:\n"
            "  -o, --output TRACE  the trace to write (required; a regular file, not \"-\")\n"
            "  -f, --force         replace TRACE if it exists\n"
-           "      --strict        stop at the first bad line (exit 2) and remove TRACE; by default bad lines\n"
-           "                      are reported (the first %d), skipped and counted\n"
+           "      --strict        stop at the first bad line (exit 2), and refuse an input without any record;\n"
+           "                      TRACE is then not written. By default bad lines are reported (the first %d),\n"
+           "                      skipped and counted\n"
            "  -m, --meta KEY=VALUE  add file metadata (engine, model, commit, ...); repeatable\n"
            "  -q, --quiet         report bad lines only as a count\n"
            "  -h, --help          this help\n"
@@ -109,27 +124,30 @@ static void parse_args(int argc, char **argv, options *o)
     }
     if (!o->output)
         cli_usage_error("no output trace given (-o TRACE)");
-    if (strcmp(o->output, "-") == 0)
-        cli_usage_error("a trace cannot be written to standard output (it is read from its end): give -o FILE");
     if (!o->input)
         o->input = "-";
 }
 
+/* The writer's message, naming the trace as given rather than its temporary file. */
+static const char *writer_msg(const tt_writer *w, const options *o, char *buf, size_t len)
+{
+    return w ? cli_out_msg(o->out, tt_writer_errmsg(w), buf, len) : "out of memory";
+}
+
 static tt_writer *open_trace(const options *o)
 {
-    struct stat st;
-    if (!o->force && stat(o->output, &st) == 0)
-        cli_die(CLI_EXIT_OUTPUT, "%s: exists (use --force to replace it)", o->output);
     tt_writer_options wo = TT_WRITER_OPTIONS_INIT;
     wo.ignore_env = 1; /* the import decides what is stored, not TT_TRACE_* */
-    wo.overwrite = 1;
+    wo.overwrite = 1;  /* the temporary file cli_out_open() made */
     wo.threads = 1;    /* metadata-only records: nothing for workers to do */
     tt_writer *w = NULL;
-    int rc = tt_writer_open(&w, o->output, &wo);
+    cli_out_open(o->out);
+    int rc = tt_writer_open(&w, cli_out_path(o->out), &wo);
     if (rc != TT_OK) {
-        cli_error("%s", w ? tt_writer_errmsg(w) : "out of memory");
+        char buf[1200];
+        cli_error("%s", writer_msg(w, o, buf, sizeof buf));
         tt_writer_free(w);
-        exit(rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_OUTPUT);
+        cli_die(rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_OUTPUT, "%s not written", o->output);
     }
     char buf[256];
     const char *slash = strrchr(o->input, '/');
@@ -150,15 +168,61 @@ static tt_writer *open_trace(const options *o)
     return w;
 }
 
-/* Fails the import: for --strict and fatal errors, the partial trace is removed. */
+/* Fails the import: the writer stops, the temporary trace is removed, an existing TRACE is left as it was. */
 static void abandon(tt_writer *w, const options *o, int code)
 {
     tt_writer_free(w);
-    unlink(o->output);
+    cli_out_discard(o->out);
+    cli_out_failed();
     exit(code);
 }
 
-static void note_unknown(import_stats *st, const legacy_result *res)
+/* The next line of the input (without its newline) in *line, *n. LINE_OK, LINE_END, or a failure. */
+static int next_line(line_reader *L, const char **line, size_t *n)
+{
+    size_t scan = L->pos;
+    for (;;) {
+        const char *nl = L->len > scan ? memchr(L->buf + scan, '\n', L->len - scan) : NULL;
+        if (nl || (L->eof && L->pos < L->len)) {
+            size_t end = nl ? (size_t)(nl - L->buf) : L->len;
+            *line = L->buf + L->pos;
+            *n = end - L->pos;
+            L->done += end - L->pos + (nl != NULL);
+            L->pos = nl ? end + 1 : end;
+            return LINE_OK;
+        }
+        if (L->eof)
+            return LINE_END;
+        if (L->len - L->pos > MAX_LINE_BYTES)
+            return LINE_TOO_LONG;
+        if (L->pos) { /* keep only the unfinished line */
+            memmove(L->buf, L->buf + L->pos, L->len - L->pos);
+            L->len -= L->pos;
+            L->pos = 0;
+        }
+        scan = L->len;
+        if (L->cap - L->len < READ_CHUNK) {
+            size_t cap = L->cap ? 2 * L->cap : (1u << 20);
+            if (cap > MAX_LINE_BYTES + 2 * READ_CHUNK)
+                cap = MAX_LINE_BYTES + 2 * READ_CHUNK;
+            char *b = realloc(L->buf, cap);
+            if (!b)
+                return LINE_NOMEM;
+            L->buf = b;
+            L->cap = cap;
+        }
+        ssize_t k = read(L->fd, L->buf + L->len, L->cap - L->len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return LINE_READ_ERROR;
+        if (k == 0)
+            L->eof = 1;
+        L->len += (size_t)k;
+    }
+}
+
+static void note_unknown(import_stats *st, const legacy_result *res, const char *name)
 {
     int more = 0;
     for (int u = 0; u < res->nunknown; u++) {
@@ -168,7 +232,7 @@ static void note_unknown(import_stats *st, const legacy_result *res)
         if (k == st->nunknown && k < MAX_UNKNOWN_NAMES) {
             st->unknown[k] = strdup(res->unknown[u]);
             if (!st->unknown[k])
-                cli_die(CLI_EXIT_INTERNAL, "out of memory");
+                cli_die(CLI_EXIT_INTERNAL, "%s:%llu: out of memory", name, (unsigned long long)st->lines);
             st->nunknown++;
         }
         if (k < st->nunknown)
@@ -188,22 +252,37 @@ static void bad_line(import_stats *st, const options *o, const char *name, uint6
         cli_warn("%s:%llu%s (line skipped)", name, (unsigned long long)line, err);
 }
 
-/* Reads every line of in and stores its record. */
-static void import(FILE *in, const char *name, tt_writer *w, const options *o, import_stats *st)
+/* A line that cannot be read: out of memory (exit 4), too long to be legacy JSONL or a read error (exit 2). */
+static void line_failure(int rc, tt_writer *w, const options *o, const char *name, uint64_t line, size_t have)
+{
+    if (rc == LINE_NOMEM)
+        cli_error("%s:%llu: out of memory reading the line (%zu bytes read of it)", name, (unsigned long long)line,
+                  have);
+    else if (rc == LINE_TOO_LONG)
+        cli_error("%s:%llu: the line is longer than %u MiB: not legacy JSONL", name, (unsigned long long)line,
+                  MAX_LINE_BYTES >> 20);
+    else
+        cli_error("%s: read error at line %llu: %s", name, (unsigned long long)line, strerror(errno));
+    cli_error("stopped at line %llu; %s not written", (unsigned long long)line, o->output);
+    abandon(w, o, rc == LINE_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE);
+}
+
+/* Reads every line of the input and stores its record. */
+static void import(int fd, const char *name, tt_writer *w, const options *o, import_stats *st)
 {
     legacy_parser p = {0};
     legacy_result res;
-    char *line = NULL, err[512];
-    size_t cap = 0;
-    ssize_t len;
+    line_reader in = {.fd = fd};
+    char err[512];
+    const char *line;
+    size_t len;
     struct stat sb;
     cli_progress prog;
-    cli_progress_start(&prog, "bytes", fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0);
-    uint64_t done = 0;
-    while ((len = getline(&line, &cap, in)) > 0) {
+    cli_progress_start(&prog, "bytes", fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0);
+    int lrc;
+    while ((lrc = next_line(&in, &line, &len)) == LINE_OK) {
         st->lines++;
-        done += (uint64_t)len;
-        size_t n = (size_t)len;
+        size_t n = len;
         while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
             n--;
         const char *s = line;
@@ -214,11 +293,18 @@ static void import(FILE *in, const char *name, tt_writer *w, const options *o, i
             st->blank++;
             continue;
         }
+        if (rc == LEGACY_NOMEM) {
+            cli_error("%s:%llu: out of memory parsing the line (%zu bytes)", name, (unsigned long long)st->lines, n);
+            cli_error("stopped at line %llu; %s not written", (unsigned long long)st->lines, o->output);
+            free(in.buf);
+            legacy_parser_free(&p);
+            abandon(w, o, CLI_EXIT_INTERNAL);
+        }
         if (rc == LEGACY_ERROR) {
             if (o->strict) {
                 cli_error("%s:%llu%s", name, (unsigned long long)st->lines, err);
                 cli_error("stopped at the first bad line (--strict); %s not written", o->output);
-                free(line);
+                free(in.buf);
                 legacy_parser_free(&p);
                 abandon(w, o, CLI_EXIT_USAGE);
             }
@@ -229,29 +315,28 @@ static void import(FILE *in, const char *name, tt_writer *w, const options *o, i
             st->other_events++;
             continue;
         }
-        note_unknown(st, &res);
+        note_unknown(st, &res, name);
         res.rec.seq = st->lines; /* the record leads back to its line */
         int prc = tt_put_record(w, &res.rec, NULL);
         if (prc < 0) {
-            /* the line was checked, so this is the writer failing (disk full...) */
+            /* the line was checked, so this is the writer failing (disk full, memory...) */
+            char buf[1200];
             cli_error("%s:%llu: cannot store the record: %s", name, (unsigned long long)st->lines,
-                      tt_writer_errmsg(w));
-            free(line);
+                      writer_msg(w, o, buf, sizeof buf));
+            free(in.buf);
             legacy_parser_free(&p);
             abandon(w, o, prc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_OUTPUT);
         }
         st->records++;
         if ((st->lines & 4095) == 0)
-            cli_progress_update(&prog, done);
+            cli_progress_update(&prog, in.done);
     }
     cli_progress_end(&prog);
-    int read_error = ferror(in);
-    free(line);
+    size_t have = in.len - in.pos;
+    free(in.buf);
     legacy_parser_free(&p);
-    if (read_error) {
-        cli_error("%s: read error after line %llu: %s", name, (unsigned long long)st->lines, strerror(errno));
-        abandon(w, o, CLI_EXIT_USAGE);
-    }
+    if (lrc != LINE_END)
+        line_failure(lrc, w, o, name, st->lines + 1, have);
 }
 
 static void report(const import_stats *st, const options *o, const char *name)
@@ -269,12 +354,16 @@ static void report(const import_stats *st, const options *o, const char *name)
     if (st->other_events)
         fprintf(stderr, "%s: note: %s: skipped %llu line%s whose event is not \"stage_trace\"\n", cli_prog(), name,
                 (unsigned long long)st->other_events, st->other_events == 1 ? "" : "s");
-    if (st->bad)
+    if (st->bad && st->records)
         cli_warn("%s: skipped %llu bad line%s of %llu (first: line %llu)%s; %llu record%s written to %s", name,
                  (unsigned long long)st->bad, st->bad == 1 ? "" : "s", (unsigned long long)st->lines,
                  (unsigned long long)st->first_bad_line,
                  st->bad > SHOWN_BAD_LINES && !o->quiet ? " (only the first " CLI_STR(SHOWN_BAD_LINES) " shown)" : "",
                  (unsigned long long)st->records, st->records == 1 ? "" : "s", o->output);
+    else if (st->bad)
+        cli_warn("%s: skipped %llu bad line%s of %llu (first: line %llu)%s", name, (unsigned long long)st->bad,
+                 st->bad == 1 ? "" : "s", (unsigned long long)st->lines, (unsigned long long)st->first_bad_line,
+                 st->bad > SHOWN_BAD_LINES && !o->quiet ? " (only the first " CLI_STR(SHOWN_BAD_LINES) " shown)" : "");
 }
 
 int main(int argc, char **argv)
@@ -282,26 +371,42 @@ int main(int argc, char **argv)
     cli_init(argv[0]);
     options o = {0};
     parse_args(argc, argv, &o);
+    cli_input(o.input);
+    o.out = cli_out_declare(o.output, "-o", CLI_OUT_TRACE | (o.force ? CLI_OUT_FORCE : 0));
     const char *name = strcmp(o.input, "-") == 0 ? "standard input" : o.input;
-    FILE *in = cli_open_in(o.input);
+    int fd = cli_input_fd(o.input);
     tt_writer *w = open_trace(&o);
     import_stats st = {0};
-    import(in, name, w, &o, &st);
-    if (in != stdin)
-        fclose(in);
+    import(fd, name, w, &o, &st);
+    if (fd != 0)
+        close(fd);
+    if (o.strict && st.records == 0) {
+        cli_error("%s: no stage_trace record in %llu line%s (--strict refuses an empty import); %s not written",
+                  name, (unsigned long long)st.lines, st.lines == 1 ? "" : "s", o.output);
+        abandon(w, &o, CLI_EXIT_USAGE);
+    }
     int rc = tt_writer_close(w);
     if (rc != TT_OK) {
-        cli_error("%s", tt_writer_errmsg(w));
+        char buf[1200];
+        cli_error("%s", writer_msg(w, &o, buf, sizeof buf));
         abandon(w, &o, rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_OUTPUT);
     }
     tt_writer_free(w);
-    report(&st, &o, name);
-    for (int k = 0; k < st.nunknown; k++)
-        free(st.unknown[k]);
     free(o.meta);
     if (st.bad && st.records == 0) {
-        cli_error("%s: no line could be read as a stage_trace record", name);
-        return CLI_EXIT_USAGE;
+        report(&st, &o, name);
+        for (int k = 0; k < st.nunknown; k++)
+            free(st.unknown[k]);
+        cli_error("%s: no line could be read as a stage_trace record; %s not written", name, o.output);
+        cli_out_discard(o.out);
+        cli_out_failed();
+        return cli_finish(CLI_EXIT_USAGE);
     }
-    return CLI_EXIT_OK;
+    cli_out_commit(o.out);
+    report(&st, &o, name);
+    if (st.records == 0)
+        cli_warn("%s: no stage_trace record: %s holds none", name, o.output);
+    for (int k = 0; k < st.nunknown; k++)
+        free(st.unknown[k]);
+    return cli_finish(CLI_EXIT_OK);
 }

@@ -391,6 +391,9 @@ static int to_i32(jp *j, const value *v, int f, int32_t *out)
     long long x = strtoll(buf, NULL, 10);
     if (x < INT32_MIN || x > INT32_MAX)
         return fail_at(j, v->start, "field \"%s\": %s is out of the 32-bit range", field_names[f], buf);
+    if (x < -1) /* -1 is the legacy engine's "not given"; no field of the key is otherwise negative */
+        return fail_at(j, v->start, "field \"%s\": %s is out of range (-1 = not given, otherwise 0 or more)",
+                       field_names[f], buf);
     *out = (int32_t)x;
     return 0;
 }
@@ -474,7 +477,10 @@ static int to_double(jp *j, const value *v, int f, double *out)
     char buf[MAX_NUMBER_CHARS + 1];
     memcpy(buf, j->s + v->start, len);
     buf[len] = '\0';
+    errno = 0;
     *out = strtod(buf, NULL); /* the C locale: tools never call setlocale() */
+    if (errno == ERANGE && isinf(*out)) /* underflow to 0 or a subnormal is a value; overflow is not */
+        return fail_at(j, v->start, "field \"%s\": %.40s is out of the range of a double", field_names[f], buf);
     return 0;
 }
 
@@ -694,7 +700,7 @@ int legacy_parse_line(legacy_parser *p, const char *line, size_t len, legacy_res
     if (j.i == j.n)
         return LEGACY_BLANK;
     if (make_room(p, len) != 0)
-        return fail(&j, "out of memory for a %zu-byte line", len);
+        return LEGACY_NOMEM;
     if (!at(&j, '{'))
         return fail_at(&j, j.i, "expected '{': each line must be one JSON object");
     j.i++;

@@ -8,12 +8,13 @@
  *
  * The fields (see schemas/stage_trace.schema.json):
  *   required  event (string), prompt_id, phase, point (strings; point not empty), layer, step, pos_id, seq_len
- *             (32-bit integers; -1 = not given)
+ *             (32-bit integers; -1 = not given, so -2 and below are out of range)
  *   optional  token_id, logical_tok_idx (32-bit integers; absent, null or -1 = not given), hash (unsigned
  *             64-bit integer; also accepted as a string of decimal digits or "0x" + hex, for writers that quote
  *             big integers), min, max, mean (numbers, NaN/Infinity/-Infinity or null = NaN; all three or none)
  *   extras    (as trace2jsonl --extra writes them) rank (integer), dtype (name), shape (array of integers),
  *             absmax, l2 (numbers), nan_count, inf_count (unsigned integers); absmax..inf_count need min/max/mean
+ * Numbers must fit a double: a literal beyond its range (1e999) is an error, not an infinity (Infinity is).
  * Other fields are ignored and reported to the caller by name. A line whose event is not "stage_trace" is
  * well-formed but not a record (LEGACY_OTHER).
  *
@@ -44,7 +45,8 @@ enum {
     LEGACY_RECORD = 0, /* a stage_trace record, in out->rec */
     LEGACY_OTHER = 1,  /* a well-formed line with another event: not a record */
     LEGACY_BLANK = 2,  /* only white space */
-    LEGACY_ERROR = -1  /* malformed: err holds "COLUMN: message" or ": message" (see below) */
+    LEGACY_ERROR = -1, /* malformed: err holds "COLUMN: message" or ": message" (see below) */
+    LEGACY_NOMEM = -2  /* out of memory for the line's strings: not the line's fault */
 };
 
 /*! legacy_parse_line() : parses line[0..len) (without its newline). On LEGACY_ERROR, err holds the place and

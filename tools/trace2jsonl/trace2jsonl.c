@@ -23,7 +23,7 @@ typedef struct options {
     const char *output;
     tt_filter *where;
     unsigned flags;
-    int quiet;
+    int quiet, force;
 } options;
 
 static void usage(void)
@@ -36,7 +36,9 @@ static void usage(void)
            "when the record has them. Schema: schemas/stage_trace.schema.json.\n"
            "\n"
            "Options:\n"
-           "  -o, --output FILE   write to FILE (default \"-\": standard output)\n"
+           "  -o, --output FILE   write to FILE (default \"-\": standard output); an existing FILE is replaced\n"
+           "                      only with --force\n"
+           "  -f, --force         replace FILE if it exists\n"
            "  -w, --where COND    only records matching COND; repeatable, all must match. COND is FIELD=V1,V2,\n"
            "                      FIELD!=V or an integer range (layer=0-3,8). Fields: prompt_id phase point layer\n"
            "                      step token_id logical_tok_idx pos_id rows (seq_len) rank dtype seq index\n"
@@ -76,6 +78,8 @@ static void parse_args(int argc, char **argv, options *o)
             o->flags |= CLI_SJ_NAN_NULL;
         } else if (cli_flag(argv, &i, "--quiet", "-q")) {
             o->quiet = 1;
+        } else if (cli_flag(argv, &i, "--force", "-f")) {
+            o->force = 1;
         } else {
             cli_unknown_option(a);
         }
@@ -106,10 +110,8 @@ static uint64_t convert(tt_reader *r, const options *o, FILE *out, const char *o
     cli_buf_write(&b, out, out_name);
     cli_buf_free(&b);
     cli_progress_end(&prog);
-    if (rc < 0) {
-        cli_close_out(out, o->output); /* keep what was written */
-        cli_reader_die(r, rc);
-    }
+    if (rc < 0)
+        cli_reader_die(r, rc); /* a file output is removed: half a conversion is not kept */
     return n;
 }
 
@@ -121,12 +123,12 @@ int main(int argc, char **argv)
     if (!o.where)
         cli_die(CLI_EXIT_INTERNAL, "out of memory");
     parse_args(argc, argv, &o);
+    cli_input(o.input);
+    cli_out *out = cli_out_declare(o.output ? o.output : "-", "-o", o.force ? CLI_OUT_FORCE : 0);
     tt_reader *r = cli_open_trace(o.input, TT_RECOVER_AUTO, o.quiet);
-    FILE *out = cli_open_out(o.output);
-    const char *out_name = (!o.output || strcmp(o.output, "-") == 0) ? "standard output" : o.output;
-    convert(r, &o, out, out_name);
-    cli_close_out(out, o.output);
+    convert(r, &o, cli_out_open(out), cli_out_name(out));
+    cli_out_commit(out);
     tt_reader_close(r);
     tt_filter_free(o.where);
-    return CLI_EXIT_OK;
+    return cli_finish(CLI_EXIT_OK);
 }

@@ -35,6 +35,7 @@ typedef struct bench_opts {
     /* files */
     const char *out;     /* NULL: a temporary file, removed unless keep */
     int keep;
+    int force;           /* -f: --out and --save-raw may replace existing files */
     const char *save_raw;
     int compare_zstd;
     int cold_read;

@@ -48,7 +48,8 @@ static const char usage_text[] =
     "  --inflight SIZE    bound on bytes in flight (default: the library's, 256 MiB)\n"
     "  --mode full|stats|hash  capture mode (default full)\n"
     "Files:\n"
-    "  --out FILE         the trace (default a temporary file in $TMPDIR, removed at the end); replaced if it exists\n"
+    "  --out FILE         the trace (default a temporary file in $TMPDIR, removed at the end)\n"
+    "  -f, --force        replace --out and --save-raw files that exist (without it, an existing file is an error)\n"
     "  --keep             keep the temporary trace and print its name\n"
     "  --save-raw FILE    also write the tensor bytes as put (concatenated), outside the clocks\n"
     "  --compare-zstd     run the zstd CLI (zstd -LEVEL -TTHREADS) on those raw bytes and report it alongside\n"
@@ -100,6 +101,7 @@ static const struct option long_opts[] = {
     {"runs", required_argument, NULL, OPT_RUNS},
     {"repeat", required_argument, NULL, OPT_REPEAT},
     {"json", no_argument, NULL, OPT_JSON},
+    {"force", no_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -142,7 +144,8 @@ static void parse_args(int argc, char **argv, bench_opts *o)
     o->runs = 9;
     o->repeat = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
+    opterr = 0; /* unknown options are reported as every tool reports them (cli_getopt_fail) */
+    while ((c = getopt_long(argc, argv, ":fhV", long_opts, NULL)) != -1) {
         const char *a = optarg;
         switch (c) {
         case OPT_SIZE: o->size = cli_parse_size("--size", a); break;
@@ -182,9 +185,10 @@ static void parse_args(int argc, char **argv, bench_opts *o)
         case OPT_RUNS: o->runs = (uint32_t)cli_parse_u64("--runs", a, 1, 10000); break;
         case OPT_REPEAT: o->repeat = (uint32_t)cli_parse_u64("--repeat", a, 1, BENCH_MAX_REPEAT); break;
         case OPT_JSON: o->json = 1; break;
-        case 'h': fputs(usage_text, stdout); exit(CLI_EXIT_OK);
-        case 'V': cli_print_version(); exit(CLI_EXIT_OK);
-        default: cli_die(CLI_EXIT_USAGE, "try --help");
+        case 'f': o->force = 1; break;
+        case 'h': fputs(usage_text, stdout); exit(cli_finish(CLI_EXIT_OK));
+        case 'V': cli_print_version(); exit(cli_finish(CLI_EXIT_OK));
+        default: cli_getopt_fail(argv, c, optopt);
         }
     }
     if (optind < argc)
@@ -466,15 +470,26 @@ int main(int argc, char **argv)
     cli_init(argv[0]);
     bench_opts o;
     parse_args(argc, argv, &o);
+    /* the files asked for are written under temporary names and put in place only when the run succeeds */
+    unsigned force = o.force ? CLI_OUT_FORCE : 0;
+    cli_out *out = o.out ? cli_out_declare(o.out, "--out", CLI_OUT_TRACE | force) : NULL;
+    cli_out *raw = o.save_raw ? cli_out_declare(o.save_raw, "--save-raw", force) : NULL;
+    const char *raw_path = o.save_raw;
+    if (raw && cli_out_open(raw)) {
+        cli_out_close(raw); /* save_raw() writes it by name */
+        o.save_raw = cli_out_path(raw);
+    }
     char tmp[4096] = "";
-    const char *trace = o.out;
+    if (out)
+        cli_out_open(out);
+    const char *trace = out ? cli_out_path(out) : NULL;
     if (!trace) {
         if (bench_temp_path(tmp, sizeof tmp, ".tt") != 0)
             cli_die(CLI_EXIT_OUTPUT, "cannot create a temporary file: %s", strerror(errno));
         trace = tmp;
     }
     int rc;
-    const char *shown = (o.out || o.keep) ? trace : NULL;
+    const char *shown = o.out ? o.out : o.keep ? trace : NULL;
     if (o.open_bench) {
         open_result r;
         rc = bench_open(&o, trace, &r);
@@ -487,6 +502,7 @@ int main(int argc, char **argv)
     } else {
         bench_result r;
         rc = bench_throughput(&o, trace, &r);
+        o.save_raw = raw_path;
         if (rc == CLI_EXIT_OK) {
             if (o.json)
                 print_throughput_json(&o, &r, shown);
@@ -496,7 +512,13 @@ int main(int argc, char **argv)
     }
     if (tmp[0] && !o.keep)
         unlink(tmp);
-    if (fflush(stdout) != 0 || ferror(stdout))
-        cli_die(CLI_EXIT_OUTPUT, "standard output: write failed: %s", strerror(errno));
-    return rc;
+    if (rc != CLI_EXIT_OK) {
+        cli_out_failed(); /* the temporary --out and --save-raw files go */
+        return cli_finish(rc);
+    }
+    if (out)
+        cli_out_commit(out);
+    if (raw)
+        cli_out_commit(raw);
+    return cli_finish(rc);
 }

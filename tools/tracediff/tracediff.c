@@ -21,6 +21,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: tracediff [options] LEFT [RIGHT]\n"
             "\n"
+            "LEFT or RIGHT \"-\" reads that trace from standard input.\n"
             "Pairs the records of two sides, compares every pair from its full tensors, finds the first real\n"
             "divergence in pipeline order and names its root cause. One file: the sides are chosen by --left and\n"
             "--right (without them: phase=prefill_last against phase=decode0). Two files: engine against\n"
@@ -56,6 +57,7 @@ static void usage(FILE *f)
             "  --pairs-tsv FILE       one row per pair with its metrics\n"
             "  --topk N               worst elements kept for the first failure (default 16)\n"
             "  --worst N              worst pairs shown in the summary (default 5)\n"
+            "  -f, --force            replace output files that exist (without it, an existing file is an error)\n"
             "  -q, --quiet            no summary on stdout\n"
             "  -h, --help             this help\n"
             "  -V, --version          print the version\n"
@@ -72,7 +74,8 @@ static const struct option long_opts[] = {
     {"calibrate", required_argument, NULL, OPT_CALIB}, {"margin", required_argument, NULL, OPT_MARGIN},
     {"json", required_argument, NULL, OPT_JSON},       {"tsv", required_argument, NULL, OPT_TSV},
     {"pairs-tsv", required_argument, NULL, OPT_PTSV},  {"worst", required_argument, NULL, OPT_WORST},
-    {"quiet", no_argument, NULL, 'q'},                 {"help", no_argument, NULL, 'h'},
+    {"quiet", no_argument, NULL, 'q'},                 {"force", no_argument, NULL, 'f'},
+    {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},               {NULL, 0, NULL, 0}};
 
 /* The sides' conditions as the renderers show them. */
@@ -94,8 +97,9 @@ int main(int argc, char **argv)
     ro.worst = 5;
     const char *json = NULL, *tsv = NULL, *ptsv = NULL, *calib = NULL;
     double margin = 4;
-    int quiet = 0, c;
-    while ((c = getopt_long(argc, argv, "qhV", long_opts, NULL)) != -1) {
+    int quiet = 0, force = 0, c;
+    opterr = 0; /* unknown options are reported as every tool reports them (cli_getopt_fail) */
+    while ((c = getopt_long(argc, argv, ":qfhV", long_opts, NULL)) != -1) {
         if (cli_diff_arg(&da, c, optarg))
             continue;
         switch (c) {
@@ -110,15 +114,16 @@ int main(int argc, char **argv)
         case OPT_PTSV: ptsv = optarg; break;
         case OPT_WORST: ro.worst = (int)cli_parse_u64("worst", optarg, 0, 100); break;
         case 'q': quiet = 1; break;
+        case 'f': force = 1; break;
         case 'h':
             usage(stdout);
             cli_diff_args_free(&da);
-            return CLI_EXIT_OK;
+            return cli_finish(CLI_EXIT_OK);
         case 'V':
             cli_print_version();
             cli_diff_args_free(&da);
-            return CLI_EXIT_OK;
-        default: cli_die(CLI_EXIT_USAGE, "try --help");
+            return cli_finish(CLI_EXIT_OK);
+        default: cli_getopt_fail(argv, c, optopt);
         }
     }
     if (optind >= argc)
@@ -126,21 +131,38 @@ int main(int argc, char **argv)
     if (argc - optind > 2)
         cli_die(CLI_EXIT_USAGE, "unexpected argument '%s': at most two files (try --help)", argv[optind + 2]);
     const char *left = argv[optind], *right = argc - optind == 2 ? argv[optind + 1] : NULL;
+    if (right && strcmp(left, "-") == 0 && strcmp(right, "-") == 0)
+        cli_die(CLI_EXIT_USAGE, "LEFT and RIGHT are both standard input: at most one of them can be \"-\"");
+
+    /* every output is checked against the inputs and each other before anything is written, and written under
+     * a temporary name that replaces the file only once complete (outfile.h) */
+    cli_input(left);
+    cli_input(right);
+    cli_input(da.tolfile);
+    unsigned oflags = force ? CLI_OUT_FORCE : 0;
+    cli_out *ojson = json ? cli_out_declare(json, "--json", oflags) : NULL;
+    cli_out *otsv = tsv ? cli_out_declare(tsv, "--tsv", oflags) : NULL;
+    cli_out *optsv = ptsv ? cli_out_declare(ptsv, "--pairs-tsv", oflags) : NULL;
+    cli_out *ocal = calib ? cli_out_declare(calib, "--calibrate", oflags) : NULL;
     cli_diff_args_tols(&da);
     tt_diff_options o = da.o;
+    const char *lfile = cli_trace_input(left), *rfile = right ? cli_trace_input(right) : NULL;
 
-    /* outputs are opened before the work, so a bad path fails fast */
-    FILE *fjson = json ? cli_open_out(json) : NULL;
-    FILE *ftsv = tsv ? cli_open_out(tsv) : NULL;
-    FILE *fptsv = ptsv ? cli_open_out(ptsv) : NULL;
-    FILE *fcal = calib ? cli_open_out(calib) : NULL;
+    /* outputs are created before the work, so a bad path fails fast */
+    FILE *fjson = ojson ? cli_out_open(ojson) : NULL;
+    FILE *ftsv = otsv ? cli_out_open(otsv) : NULL;
+    FILE *fptsv = optsv ? cli_out_open(optsv) : NULL;
+    FILE *fcal = ocal ? cli_out_open(ocal) : NULL;
 
     tt_diff *d = NULL;
-    int rc = tt_diff_run(&d, left, da.lf, right, da.rf, &o);
+    int rc = tt_diff_run(&d, lfile, da.lf, rfile, da.rf, &o);
     if (rc != TT_OK) {
-        cli_error("%s", d && tt_diff_errmsg(d)[0] ? tt_diff_errmsg(d) : tt_strerror(rc));
+        char buf[1400];
+        cli_error("%s", cli_input_msg(d && tt_diff_errmsg(d)[0] ? tt_diff_errmsg(d) : tt_strerror(rc), buf,
+                                      sizeof buf));
         tt_diff_free(d);
         cli_diff_args_free(&da);
+        cli_out_failed();
         return rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE;
     }
     tt_diff_overall v = tt_diff_overall_verdict(d);
@@ -154,15 +176,15 @@ int main(int argc, char **argv)
         wrc = render_json(d, &ro, fjson);
         if (wrc == TT_E_NOMEM)
             cli_die(CLI_EXIT_INTERNAL, "out of memory while writing the JSON");
-        cli_close_out(fjson, json);
+        cli_out_commit(ojson);
     }
     if (ftsv) {
         render_tsv(d, ftsv);
-        cli_close_out(ftsv, tsv);
+        cli_out_commit(otsv);
     }
     if (fptsv) {
         render_pairs_tsv(d, fptsv);
-        cli_close_out(fptsv, ptsv);
+        cli_out_commit(optsv);
     }
     if (fcal) {
         tt_diff_tols *cal = NULL;
@@ -179,21 +201,20 @@ int main(int argc, char **argv)
                 left, right ? right : left, margin, text);
         free(text);
         tt_diff_tols_free(cal);
-        cli_close_out(fcal, calib);
+        cli_out_commit(ocal);
     }
     if (!quiet && !(json && strcmp(json, "-") == 0) && !(tsv && strcmp(tsv, "-") == 0) &&
         !(ptsv && strcmp(ptsv, "-") == 0) && !(calib && strcmp(calib, "-") == 0))
         render_text(d, &ro, stdout);
     if (v == TT_DIFF_NA)
         cli_error("N/A: %s", tt_diff_subcause(d) ? tt_diff_subcause(d) : "the trace lacks what this mode needs");
-    fflush(stdout);
     tt_diff_free(d);
     cli_diff_args_free(&da);
     (void)wrc;
     switch (v) {
     case TT_DIFF_IDENTICAL:
-    case TT_DIFF_STRUCTURAL_DRIFT: return CLI_EXIT_OK;
-    case TT_DIFF_OVERALL_MISMATCH: return CLI_EXIT_FINDING;
-    default: return CLI_EXIT_USAGE;
+    case TT_DIFF_STRUCTURAL_DRIFT: return cli_finish(CLI_EXIT_OK);
+    case TT_DIFF_OVERALL_MISMATCH: return cli_finish(CLI_EXIT_FINDING);
+    default: return cli_finish(CLI_EXIT_USAGE);
     }
 }

@@ -98,8 +98,11 @@ static int verify_unopenable(const td_options *o, tt_reader *r, int rc)
 
 int td_verify(const td_options *o)
 {
+    struct stat st;
     if (strcmp(o->input, "-") == 0) /* damage must be reported against a file a person can look at */
         cli_usage_error("--verify reads a file, not standard input");
+    if (stat(o->input, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISBLK(st.st_mode))
+        cli_usage_error("--verify reads a file: %s is not a regular file", o->input); /* a FIFO would hang */
     tt_reader *r = NULL;
     int rc = tt_reader_open(&r, o->input, NULL);
     if (rc != TT_OK)
@@ -155,37 +158,38 @@ int td_verify(const td_options *o)
 
 /* ---- --recover ----------------------------------------------------------------------------------------- */
 
+/* The writer's message, naming the copy as given rather than its temporary file. */
+static const char *writer_msg(const td_options *o, const tt_writer *w, char *buf, size_t len)
+{
+    return w ? cli_out_msg(o->out, tt_writer_errmsg(w), buf, len) : "out of memory";
+}
+
 static tt_writer *open_copy(const td_options *o, const tt_file_info *in)
 {
-    struct stat st;
-    if (strcmp(o->output, "-") == 0)
-        cli_usage_error("a trace cannot be written to standard output (it is read from its end): give -o FILE");
-    if (strcmp(o->output, o->input) == 0)
-        cli_usage_error("-o %s is the damaged file itself: write the copy elsewhere", o->output);
-    if (!o->force && stat(o->output, &st) == 0)
-        cli_die(CLI_EXIT_OUTPUT, "%s: exists (use --force to replace it)", o->output);
     tt_writer_options wo = TT_WRITER_OPTIONS_INIT;
     wo.ignore_env = 1;
-    wo.overwrite = 1;
+    wo.overwrite = 1; /* the temporary file cli_out_open() made */
     /* the original chunking, when it is known and valid, so the copy reads the same way */
     if (in->chunk_bytes >= 4096 && in->chunk_bytes <= (64u << 20) && in->chunk_bytes % 16 == 0)
         wo.chunk_bytes = in->chunk_bytes;
     tt_writer *w = NULL;
-    int rc = tt_writer_open(&w, o->output, &wo);
+    cli_out_open(o->out);
+    int rc = tt_writer_open(&w, cli_out_path(o->out), &wo);
     if (rc != TT_OK) {
-        cli_error("%s", w ? tt_writer_errmsg(w) : "out of memory");
+        char buf[1200];
+        cli_error("%s", writer_msg(o, w, buf, sizeof buf));
         tt_writer_free(w);
-        exit(rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_OUTPUT);
+        cli_die(rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_OUTPUT, "%s not written", o->output);
     }
     return w;
 }
 
-static void copy_meta(tt_reader *r, tt_writer *w, const tt_file_info *in)
+static void copy_meta(tt_reader *r, tt_writer *w, const tt_file_info *in, const td_options *o)
 {
     for (uint64_t i = 0; i < in->meta_count; i++) {
         const char *k, *v;
         if (tt_reader_meta(r, i, &k, &v) == TT_OK && tt_writer_set_meta(w, k, v) != TT_OK)
-            cli_die(CLI_EXIT_OUTPUT, "%s", tt_writer_errmsg(w));
+            cli_die(CLI_EXIT_OUTPUT, "%s: %s", o->output, tt_writer_errmsg(w));
     }
 }
 
@@ -227,9 +231,10 @@ static void copy_record(tt_reader *r, tt_writer *w, const td_options *o, tt_reco
         data = *buf;
     }
     int rc = tt_put_record(w, rec, data);
+    char msg[1200];
     if (rc < 0)
         cli_die(rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_OUTPUT, "%s: record %llu: %s", o->output,
-                (unsigned long long)rec->index, tt_writer_errmsg(w));
+                (unsigned long long)rec->index, writer_msg(o, w, msg, sizeof msg));
     n->copied++;
 }
 
@@ -238,8 +243,13 @@ int td_recover(const td_options *o)
     tt_reader *r = cli_open_trace(o->input, TT_RECOVER_ALWAYS, 1);
     tt_file_info in;
     tt_reader_info(r, &in);
+    if (in.record_count == 0) { /* nothing survived: a finding, and no empty copy to mistake for the run */
+        tt_reader_close(r);
+        cli_die(CLI_EXIT_FINDING, "%s: no record could be recovered (%llu damaged frame(s) skipped); %s not written",
+                cli_trace_name(o->input), (unsigned long long)in.damaged_frames, o->output);
+    }
     tt_writer *w = open_copy(o, &in);
-    copy_meta(r, w, &in);
+    copy_meta(r, w, &in, o);
     recover_count n = {0, 0, 0};
     uint8_t *buf = NULL;
     size_t cap = 0;
@@ -255,12 +265,18 @@ int td_recover(const td_options *o)
     free(buf);
     int rc = tt_writer_close(w);
     if (rc != TT_OK) {
-        cli_error("%s", tt_writer_errmsg(w));
+        char msg[1200];
+        cli_error("%s", writer_msg(o, w, msg, sizeof msg));
         tt_writer_free(w);
-        unlink(o->output);
-        exit(rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_OUTPUT);
+        cli_die(rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_OUTPUT, "%s not written", o->output);
     }
     tt_writer_free(w);
+    if (n.copied == 0) {
+        tt_reader_close(r);
+        cli_die(CLI_EXIT_FINDING, "%s: no record could be copied (%llu left out: tensor missing or damaged); %s not "
+                "written", cli_trace_name(o->input), (unsigned long long)n.lost, o->output);
+    }
+    cli_out_commit(o->out);
     printf("recover: %s -> %s: %llu record(s) copied, %llu left out (tensor missing or damaged), %llu damaged "
            "frame(s) skipped\n",
            cli_trace_name(o->input), o->output, (unsigned long long)n.copied, (unsigned long long)n.lost,

@@ -91,14 +91,6 @@ static uint8_t *read_tensor(tt_reader *r, const tt_record *rec)
     return buf;
 }
 
-static FILE *create(const char *path, int force)
-{
-    struct stat st;
-    if (strcmp(path, "-") != 0 && !force && stat(path, &st) == 0)
-        cli_die(CLI_EXIT_OUTPUT, "%s: exists (use --force to replace it)", path);
-    return cli_open_out(path);
-}
-
 static void put_bytes(FILE *f, const void *p, size_t n, const char *path)
 {
     if (n && fwrite(p, 1, n, f) != n)
@@ -123,8 +115,10 @@ static const char *npy_descr(tt_dtype dt)
     }
 }
 
-static void write_npy(tt_reader *r, const tt_record *rec, const char *path, int force)
+/* Writes one .npy into out's temporary file (the caller commits). */
+static void write_npy(tt_reader *r, const tt_record *rec, cli_out *out)
 {
+    const char *path = cli_out_name(out);
     char hdr[512];
     int n = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (", npy_descr(rec->dtype));
     for (int d = 0; d < rec->ndim; d++)
@@ -141,15 +135,15 @@ static void write_npy(tt_reader *r, const tt_record *rec, const char *path, int 
     uint16_t hlen = (uint16_t)(n + pad + 1);
     uint8_t pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (uint8_t)(hlen & 0xff), (uint8_t)(hlen >> 8)};
     uint8_t *data = read_tensor(r, rec);
-    FILE *f = create(path, force);
+    FILE *f = cli_out_open(out);
     put_bytes(f, pre, sizeof pre, path);
     put_bytes(f, hdr, hlen, path);
     put_bytes(f, data, (size_t)rec->nbytes, path);
-    cli_close_out(f, path);
+    cli_out_close(out);
     free(data);
 }
 
-static int is_directory(const char *path)
+int td_npy_is_directory(const char *path)
 {
     struct stat st;
     size_t n = strlen(path);
@@ -185,23 +179,34 @@ int td_export_npy(tt_reader *r, const td_options *o)
 {
     selection s = {0};
     select_records(r, o, &s);
-    int dir = is_directory(o->export_path);
-    if (!dir && s.n > 1)
+    if (o->out && s.n > 1)
         cli_usage_error("%zu tensors are selected but --export-npy %s takes one: select one with --where or give "
                         "a directory (ending in '/') for one .npy each", s.n, o->export_path);
-    if (dir && mkdir(o->export_path, 0777) != 0 && errno != EEXIST)
-        cli_die(CLI_EXIT_OUTPUT, "%s: cannot create the directory: %s", o->export_path, strerror(errno));
+    cli_out **outs = o->out ? NULL : calloc(s.n, sizeof *outs);
+    if (!o->out) {
+        if (!outs)
+            cli_die(CLI_EXIT_INTERNAL, "out of memory");
+        /* every file is checked (input, existing) before the first is written */
+        for (size_t i = 0; i < s.n; i++) {
+            char path[4096];
+            npy_file_name(&s.recs[i], s.names[i], o->export_path, path, sizeof path);
+            char *keep = strdup(path);
+            if (!keep)
+                cli_die(CLI_EXIT_INTERNAL, "out of memory");
+            outs[i] = cli_out_declare(keep, "--export-npy", o->force ? CLI_OUT_FORCE : 0);
+        }
+        cli_out_mkdir(o->export_path);
+    }
     int noted[TT_DTYPE_COUNT] = {0};
     for (size_t i = 0; i < s.n; i++) {
-        char path[4096];
-        if (dir)
-            npy_file_name(&s.recs[i], s.names[i], o->export_path, path, sizeof path);
-        else
-            snprintf(path, sizeof path, "%s", o->export_path);
-        write_npy(r, &s.recs[i], path, o->force);
+        write_npy(r, &s.recs[i], o->out ? o->out : outs[i]);
         if (!noted[s.recs[i].dtype]++)
             npy_note(o, s.recs[i].dtype);
     }
+    /* all written: only now does any of them replace a file */
+    for (size_t i = 0; i < s.n; i++)
+        cli_out_commit(o->out ? o->out : outs[i]);
+    free(outs); /* the handles and their paths live until the process ends (outfile.h) */
     selection_free(&s);
     return CLI_EXIT_OK;
 }
@@ -334,8 +339,8 @@ int td_export_safetensors(tt_reader *r, const td_options *o)
     uint8_t len8[8];
     for (int i = 0; i < 8; i++)
         len8[i] = (uint8_t)((uint64_t)hdr.len >> (8 * i));
-    FILE *f = create(o->export_path, o->force);
-    const char *path = strcmp(o->export_path, "-") == 0 ? "standard output" : o->export_path;
+    FILE *f = cli_out_open(o->out);
+    const char *path = cli_out_name(o->out);
     put_bytes(f, len8, 8, path);
     put_bytes(f, hdr.p, hdr.len, path);
     cli_progress prog;
@@ -347,7 +352,7 @@ int td_export_safetensors(tt_reader *r, const td_options *o)
         cli_progress_update(&prog, i + 1);
     }
     cli_progress_end(&prog);
-    cli_close_out(f, o->export_path);
+    cli_out_commit(o->out);
     cli_buf_free(&hdr);
     selection_free(&s);
     return CLI_EXIT_OK;

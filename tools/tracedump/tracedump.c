@@ -43,7 +43,7 @@ static void usage(void)
            "      --precision P        with --show: at most P digits after the point (numpy's precision, 8)\n"
            "  -j, --json               the summary, listing (JSON lines), values or verify report as JSON\n"
            "  -o, --output FILE        the file --recover writes\n"
-           "  -f, --force              replace existing output files\n"
+           "  -f, --force              replace existing output files (without it an existing file is an error)\n"
            "  -q, --quiet              no warning when TRACE had to be recovered by scanning, no notes\n"
            "  -h, --help               this help\n"
            "  -V, --version            version\n"
@@ -114,6 +114,8 @@ static int parse_mode(int argc, char **argv, int *i, td_options *o)
         /* an optional INDEX: the next argument when it is a number (a trace named "12" needs ./12) */
         if (*i + 1 < argc && all_digits(argv[*i + 1]))
             o->show_index = (int64_t)cli_parse_u64("--show", argv[++*i], 0, INT64_MAX);
+        else if (*i + 1 < argc)
+            o->show_next = argv[*i + 1];
     } else if (cli_flag(argv, i, "--verify", NULL)) {
         set_mode(o, MODE_VERIFY, "--verify");
     } else if (cli_flag(argv, i, "--recover", NULL)) {
@@ -154,6 +156,8 @@ static void parse_args(int argc, char **argv, td_options *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (only_operands || !cli_is_option(a)) {
+            if (o->input && o->show_next == o->input)
+                cli_usage_error("--show %s: '%s' is not a record INDEX (a number: --show 12)", o->input, o->input);
             if (o->input)
                 cli_usage_error("one trace at a time ('%s' and '%s' given)", o->input, a);
             o->input = a;
@@ -231,6 +235,20 @@ int td_next(tt_reader *r, const td_options *o, uint64_t *cursor, tt_record *rec)
     return rc;
 }
 
+/* Every output is checked against the input and for an existing file before anything is read or written; the
+ * files of an export into a directory are known only once the records are selected (export.c). */
+static void declare_outputs(td_options *o)
+{
+    cli_input(o->input);
+    unsigned force = o->force ? CLI_OUT_FORCE : 0;
+    if (o->mode == MODE_RECOVER)
+        o->out = cli_out_declare(o->output, "-o", CLI_OUT_TRACE | force);
+    else if (o->mode == MODE_SAFETENSORS)
+        o->out = cli_out_declare(o->export_path, "--export-safetensors", force);
+    else if (o->mode == MODE_NPY && !td_npy_is_directory(o->export_path))
+        o->out = cli_out_declare(o->export_path, "--export-npy", force);
+}
+
 int main(int argc, char **argv)
 {
     cli_init(argv[0]);
@@ -242,6 +260,7 @@ int main(int argc, char **argv)
     o.threshold = 1000;
     o.precision = 8;
     parse_args(argc, argv, &o);
+    declare_outputs(&o);
     int code;
     if (o.mode == MODE_VERIFY) {
         code = td_verify(&o);
@@ -259,5 +278,5 @@ int main(int argc, char **argv)
         tt_reader_close(r);
     }
     tt_filter_free(o.where);
-    return code;
+    return cli_finish(code);
 }

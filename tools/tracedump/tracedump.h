@@ -33,6 +33,8 @@ typedef struct td_options {
     uint64_t threshold;      /* --threshold N */
     int precision;           /* --precision P */
     int json, force, quiet;
+    const char *show_next;   /* the argument after a bare --show that was not an INDEX, for the message */
+    cli_out *out;            /* --recover's copy, or the export file (NULL: an export into a directory) */
 } td_options;
 
 int td_summary(tt_reader *r, const td_options *o);
@@ -42,6 +44,8 @@ int td_verify(const td_options *o);
 int td_recover(const td_options *o);
 int td_export_npy(tt_reader *r, const td_options *o);
 int td_export_safetensors(tt_reader *r, const td_options *o);
+/*! td_npy_is_directory() : whether --export-npy PATH names a directory (it is one, or ends with '/'). */
+int td_npy_is_directory(const char *path);
 
 /* Helpers shared by the modes (tracedump.c). */
 

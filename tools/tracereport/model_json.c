@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "model.h"
 
 #define MAX_SAFE_INT 9007199254740992.0 /* 2^53: JSON integers above this are not exact in a double */
@@ -770,14 +771,11 @@ static void load_chain(jx *x, const cJSON *root, rp_result *r)
     }
 }
 
-/* Reads the whole file (bounded); NULL with the message set on failure. */
+/* Reads the whole file (bounded; "-" is standard input; a FIFO or terminal never blocks the open, see
+ * cli_open_in()); NULL with the message set on failure. */
 static char *slurp(jx *x, const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fail(x, NULL, "cannot open: %s", strerror(errno));
-        return NULL;
-    }
+    FILE *f = cli_open_in(path);
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap + 1);
     while (buf) {
@@ -785,7 +783,8 @@ static char *slurp(jx *x, const char *path, size_t *len)
             if (cap >= RP_MAX_JSON_BYTES) {
                 fail(x, NULL, "larger than %zu MiB: not a diff result this tool reads", RP_MAX_JSON_BYTES >> 20);
                 free(buf);
-                fclose(f);
+                if (f != stdin)
+                    fclose(f);
                 return NULL;
             }
             cap *= 2;
@@ -800,17 +799,20 @@ static char *slurp(jx *x, const char *path, size_t *len)
             break;
     }
     if (!buf) {
-        fclose(f);
+        if (f != stdin)
+            fclose(f);
         nomem(x);
         return NULL;
     }
     if (ferror(f)) {
         fail(x, NULL, "read error: %s", strerror(errno));
         free(buf);
-        fclose(f);
+        if (f != stdin)
+            fclose(f);
         return NULL;
     }
-    fclose(f);
+    if (f != stdin)
+        fclose(f);
     buf[n] = '\0';
     *len = n;
     return buf;
@@ -819,18 +821,47 @@ static char *slurp(jx *x, const char *path, size_t *len)
 static void parse_error(jx *x, const char *text, size_t len, const char *end)
 {
     size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
-    size_t line = 1, col = 1;
+    size_t line = 1, col = 1, depth = 0, deepest = 0;
+    int in_str = 0;
     for (size_t i = 0; i < off; i++) {
-        if (text[i] == '\n')
+        char c = text[i];
+        if (c == '\n')
             line++, col = 1;
         else
             col++;
+        /* the nesting where the parser stopped: cJSON refuses more than CJSON_NESTING_LIMIT levels, and that
+         * is a limit of this reader, not a syntax error of the file */
+        if (in_str == 2)
+            in_str = 1; /* the character after a backslash */
+        else if (in_str)
+            in_str = c == '\\' ? 2 : c != '"';
+        else if (c == '"')
+            in_str = 1;
+        else if (c == '[' || c == '{')
+            deepest = ++depth > deepest ? depth : deepest;
+        else if ((c == ']' || c == '}') && depth)
+            depth--;
     }
     if (len == 0)
         fail(x, NULL, "not JSON: the file is empty (expected a tracediff --json result)");
+    else if (deepest >= CJSON_NESTING_LIMIT)
+        fail(x, NULL, "JSON nested more than %d levels deep at line %zu, column %zu: over the nesting limit of this "
+             "reader (a tracediff result is a few levels deep)", CJSON_NESTING_LIMIT, line, col);
     else
         fail(x, NULL, "not JSON: syntax error at line %zu, column %zu (expected a tracediff --json result)", line,
              col);
+}
+
+/* cJSON returns NULL both for bad JSON and when an allocation fails: its allocations are counted so that running
+ * out of memory is reported as such (exit 4), not as a syntax error of the file. */
+static int json_alloc_failed;
+
+static void *json_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p)
+        json_alloc_failed = 1;
+    return p;
 }
 
 rp_result *rp_load_json(const char *path, char *err, size_t errlen, int *oom)
@@ -846,7 +877,16 @@ rp_result *rp_load_json(const char *path, char *err, size_t errlen, int *oom)
     }
     const char *end = NULL;
     /* cJSON's "require null terminated" wants the terminator inside the length: trailing garbage is an error */
+    cJSON_Hooks hooks = {json_malloc, free};
+    cJSON_InitHooks(&hooks);
+    json_alloc_failed = 0;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
+    if (!root && json_alloc_failed) {
+        free(text);
+        *oom = 1;
+        snprintf(err, errlen, "%s: out of memory parsing its JSON (%zu bytes)", path, len);
+        return NULL;
+    }
     if (!root) {
         parse_error(&x, text, len, end);
         free(text);

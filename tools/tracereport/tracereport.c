@@ -1,8 +1,9 @@
 /*
  * tracereport.c — the command line: reads one or more `tracediff --json` results (or runs the diff itself through
  * libtrace's tt_diff_run with tracediff's options, --run), builds the report (report.h) and writes report.md,
- * report.tsv and report.html into a directory; --compare puts two results side by side. Files are written under a
- * temporary name and renamed, so a report that fails halfway never replaces a good one. See README.md beside it.
+ * report.tsv and report.html into a directory; --compare puts two results side by side. The three files are
+ * written under temporary names and renamed only once all three are complete (tools/common/outfile.h), so a report
+ * that fails halfway never replaces a good one nor leaves a part behind. See README.md beside it.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -31,6 +32,7 @@ static void usage(FILE *f)
             "       tracereport --run [tracediff options] LEFT [RIGHT] -o DIR\n"
             "       tracereport --compare BEFORE.json AFTER.json -o DIR\n"
             "\n"
+            "DIFF.json \"-\" reads a result from standard input; with --run, LEFT or RIGHT \"-\" a trace.\n"
             "Turns a diff result (tracediff --json) into the report of the seeds' templates: report.md (execution\n"
             "summary, KV alignment analysis, structural vs real drift with the evidence, first failure by mode,\n"
             "evidence snippets, conclusion, recommendations), report.tsv (the layer x stage grid as data) and\n"
@@ -39,7 +41,8 @@ static void usage(FILE *f)
             "make one report: the first is the primary, each appears under \"First Failure by Mode\", the KV\n"
             "section reads the kv_aligned one. Prints the path of report.html.\n"
             "\n"
-            "  -o, --output DIR       directory for the report (created if missing; files in it are replaced)\n"
+            "  -o, --output DIR       directory for the report (created if missing)\n"
+            "  -f, --force            replace the report files in DIR if they exist (without it, an error)\n"
             "  --title TEXT           the report's title\n"
             "  --compare              two results, before and after a fix: side by side, heat maps, what changed\n"
             "  --run                  run the diff here (libtrace) instead of reading JSON; LEFT [RIGHT] are traces\n"
@@ -63,6 +66,7 @@ enum { OPT_TITLE = 256, OPT_COMPARE, OPT_RUN };
 static const struct option long_opts[] = {
     {"output", required_argument, NULL, 'o'}, {"title", required_argument, NULL, OPT_TITLE},
     {"compare", no_argument, NULL, OPT_COMPARE}, {"run", no_argument, NULL, OPT_RUN},
+    {"force", no_argument, NULL, 'f'},
     CLI_DIFF_LONG_OPTIONS,
     {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 
@@ -78,13 +82,20 @@ static size_t run_diffs(cli_diff_args *da, const char *left, const char *right, 
     sides.right_conds = rc_;
     if (da->nmodes == 0)
         da->modes[da->nmodes++] = TT_DIFF_NUMERIC;
+    if (right && strcmp(left, "-") == 0 && strcmp(right, "-") == 0)
+        cli_die(CLI_EXIT_USAGE, "LEFT and RIGHT are both standard input: at most one of them can be \"-\"");
+    /* streams (standard input, a FIFO) are read once, into a temporary copy every mode's run reads */
+    const char *lfile = cli_trace_input(left), *rfile = right ? cli_trace_input(right) : NULL;
     for (int m = 0; m < da->nmodes; m++) {
         da->o.mode = da->modes[m];
         tt_diff *d = NULL;
-        int rc = tt_diff_run(&d, left, da->lf, right, da->rf, &da->o);
+        int rc = tt_diff_run(&d, lfile, da->lf, rfile, da->rf, &da->o);
         if (rc != TT_OK) {
-            cli_error("%s", d && tt_diff_errmsg(d)[0] ? tt_diff_errmsg(d) : tt_strerror(rc));
+            char buf[1400];
+            const char *msg = d && tt_diff_errmsg(d)[0] ? tt_diff_errmsg(d) : tt_strerror(rc);
+            cli_error("%s", cli_input_msg(msg, buf, sizeof buf));
             tt_diff_free(d);
+            cli_out_failed();
             exit(rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE);
         }
         res[m] = rp_load_diff(d, &sides);
@@ -93,30 +104,6 @@ static size_t run_diffs(cli_diff_args *da, const char *left, const char *right, 
             cli_die(CLI_EXIT_INTERNAL, "out of memory");
     }
     return (size_t)da->nmodes;
-}
-
-/* mkdir -p; exits with CLI_EXIT_OUTPUT naming what could not be made */
-static void make_dir(const char *dir)
-{
-    size_t n = strlen(dir);
-    char *p = malloc(n + 1);
-    if (!p)
-        cli_die(CLI_EXIT_INTERNAL, "out of memory");
-    memcpy(p, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != '\0')
-            continue;
-        char c = p[i];
-        p[i] = '\0';
-        struct stat st;
-        if (stat(p, &st) != 0) {
-            if (mkdir(p, 0777) != 0 && errno != EEXIST)
-                cli_die(CLI_EXIT_OUTPUT, "%s: cannot create the directory: %s", p, strerror(errno));
-        } else if (!S_ISDIR(st.st_mode))
-            cli_die(CLI_EXIT_OUTPUT, "%s: not a directory", p);
-        p[i] = c;
-    }
-    free(p);
 }
 
 typedef int (*writer_fn)(FILE *f, const rp_report *rep);
@@ -133,40 +120,24 @@ static int tsv_writer(FILE *f, const rp_report *rep)
     return 0;
 }
 
-/* Writes dir/name through a temporary file renamed into place; returns the final path (malloc'd). */
-static char *write_file(const char *dir, const char *name, writer_fn fn, const rp_report *rep)
+/* DIR/NAME, malloc'ed (it lives as long as the output declared with it). */
+static char *report_path(const char *dir, const char *name)
 {
-    size_t n = strlen(dir) + strlen(name) + 64;
-    char *path = malloc(n), *tmp = malloc(n);
-    if (!path || !tmp)
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(n);
+    if (!path)
         cli_die(CLI_EXIT_INTERNAL, "out of memory");
-    snprintf(path, n, "%s/%s", dir, name);
-    snprintf(tmp, n, "%s/.%s.%ld.tmp", dir, name, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        cli_die(CLI_EXIT_OUTPUT, "%s: cannot create: %s", path, strerror(errno));
-    int rc = fn(f, rep);
-    int bad = ferror(f) != 0;
-    int e = errno;
-    if (fclose(f) != 0 && !bad) {
-        bad = 1;
-        e = errno;
-    }
-    if (rc != 0) {
-        unlink(tmp);
-        cli_die(CLI_EXIT_INTERNAL, "out of memory while writing %s", path);
-    }
-    if (bad) {
-        unlink(tmp);
-        cli_die(CLI_EXIT_OUTPUT, "%s: write failed: %s", path, strerror(e ? e : EIO));
-    }
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        unlink(tmp);
-        cli_die(CLI_EXIT_OUTPUT, "%s: cannot replace: %s", path, strerror(e));
-    }
-    free(tmp);
+    snprintf(path, n, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", name);
     return path;
+}
+
+/* Writes one file of the report into its temporary file (committed with the others once all are written). */
+static void write_file(cli_out *out, writer_fn fn, const rp_report *rep)
+{
+    FILE *f = cli_out_open(out);
+    if (fn(f, rep) != 0)
+        cli_die(CLI_EXIT_INTERNAL, "out of memory while writing %s", cli_out_name(out));
+    cli_out_close(out);
 }
 
 static const char *timestamp(char *buf, size_t len)
@@ -206,8 +177,9 @@ int main(int argc, char **argv)
     cli_diff_args_init(&da);
     const char *first_diff_opt = NULL; /* a tracediff option seen, for the error without --run */
     const char *outdir = NULL, *title = NULL;
-    int compare = 0, run = 0, c;
-    while ((c = getopt_long(argc, argv, "o:hV", long_opts, NULL)) != -1) {
+    int compare = 0, run = 0, force = 0, c;
+    opterr = 0; /* unknown options are reported as every tool reports them (cli_getopt_fail) */
+    while ((c = getopt_long(argc, argv, ":o:fhV", long_opts, NULL)) != -1) {
         if (cli_diff_arg(&da, c, optarg)) {
             if (!first_diff_opt)
                 first_diff_opt = argv[optind - 1 - (optarg && optarg == argv[optind - 1])];
@@ -218,6 +190,7 @@ int main(int argc, char **argv)
         case OPT_TITLE: title = optarg; break;
         case OPT_COMPARE: compare = 1; break;
         case OPT_RUN: run = 1; break;
+        case 'f': force = 1; break;
         case 'h':
         case 'V':
             if (c == 'h')
@@ -225,8 +198,8 @@ int main(int argc, char **argv)
             else
                 cli_print_version();
             cli_diff_args_free(&da);
-            return CLI_EXIT_OK;
-        default: cli_die(CLI_EXIT_USAGE, "try --help");
+            return cli_finish(CLI_EXIT_OK);
+        default: cli_getopt_fail(argv, c, optopt);
         }
     }
     int nin = argc - optind;
@@ -245,6 +218,22 @@ int main(int argc, char **argv)
         cli_die(CLI_EXIT_USAGE, "--compare takes exactly two diff results, BEFORE.json and AFTER.json (got %d)", nin);
     if (nin > MAX_INPUTS)
         cli_die(CLI_EXIT_USAGE, "more than %d diff results", MAX_INPUTS);
+    if (!*outdir)
+        cli_usage_error("-o: the output directory is empty");
+    int nstdin = 0;
+    for (int i = 0; i < nin; i++)
+        nstdin += strcmp(argv[optind + i], "-") == 0;
+    if (nstdin > 1)
+        cli_die(CLI_EXIT_USAGE, "standard input (\"-\") given %d times: it can be read once", nstdin);
+
+    /* the report's files are checked against the inputs and for existing ones before anything is read */
+    for (int i = 0; i < nin; i++)
+        cli_input(argv[optind + i]);
+    cli_input(da.tolfile);
+    static const char *const names[3] = {"report.md", "report.tsv", "report.html"};
+    cli_out *outs[3];
+    for (int i = 0; i < 3; i++)
+        outs[i] = cli_out_declare(report_path(outdir, names[i]), "-o", force ? CLI_OUT_FORCE : 0);
 
     rp_result *res[MAX_INPUTS];
     size_t nres = 0;
@@ -287,16 +276,15 @@ int main(int argc, char **argv)
     if (rp_report_init(&rep) != 0 || (compare ? rp_compare_build(&rep) : rp_report_build(&rep)) != 0)
         cli_die(CLI_EXIT_INTERNAL, "out of memory while building the report");
 
-    make_dir(outdir);
-    free(write_file(outdir, "report.md", md_writer, &rep));
-    free(write_file(outdir, "report.tsv", tsv_writer, &rep));
-    char *html = write_file(outdir, "report.html", rp_write_html, &rep);
-    printf("%s\n", html);
-    free(html);
-    if (fflush(stdout) != 0)
-        cli_die(CLI_EXIT_OUTPUT, "standard output: write failed");
+    cli_out_mkdir(outdir);
+    write_file(outs[0], md_writer, &rep);
+    write_file(outs[1], tsv_writer, &rep);
+    write_file(outs[2], rp_write_html, &rep);
+    for (int i = 0; i < 3; i++) /* all three written: only now does any of them replace a file */
+        cli_out_commit(outs[i]);
+    printf("%s\n", cli_out_name(outs[2]));
     for (size_t i = 0; i < nres; i++)
         rp_result_free(res[i]);
     rp_arena_free(rep.a);
-    return CLI_EXIT_OK;
+    return cli_finish(CLI_EXIT_OK);
 }
