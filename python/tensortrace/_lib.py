@@ -119,6 +119,7 @@ _FUNCS = {
     # writer
     "tt_writer_open": (c_int, [POINTER(_P), c_char_p, POINTER(WriterOptions)]),
     "tt_writer_set_meta": (c_int, [_P, c_char_p, c_char_p]),
+    "tt_writer_wants": (c_int, [_P, c_char_p, c_i32, c_char_p, c_char_p]),
     "tt_put": (c_int, [_P, POINTER(Key), c_int, c_int, POINTER(c_u64), c_void_p]),
     "tt_writer_flush": (c_int, [_P]),
     "tt_writer_get_counters": (c_int, [_P, POINTER(WriterCounters)]),

@@ -157,6 +157,12 @@ class Writer:
         with self._h as p:
             self._err(p, _lib.lib.tt_writer_set_meta(p, key.encode(), value.encode()))
 
+    def wants(self, point, layer=-1, prompt_id=None, phase=None):
+        """True when a record with these fields would pass the filters and the mode (None: not known yet)."""
+        enc = (lambda v: None if v is None else str(v).encode())
+        with self._h as p:
+            return bool(_lib.lib.tt_writer_wants(p, enc(point), _int(layer, "layer"), enc(prompt_id), enc(phase)))
+
     def put(self, x, point, layer=-1, phase=None, step=None, prompt_id=None, token_id=None, pos_id=None,
             logical_tok_idx=None, rows=None, rank=0, dtype=None):
         """Captures one tensor (a NumPy array or a torch tensor; GPU tensors are copied to the host first).
