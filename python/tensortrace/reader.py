@@ -38,7 +38,7 @@ class Filter:
             rc = _lib.lib.tt_filter_add(self.ptr, c.encode(), err, len(err))
             if rc != _lib.TT_OK:
                 self.free()
-                check(rc, f"condition '{c}': " + (_lib.text(err.value) or _lib.text(_lib.lib.tt_strerror(rc))))
+                check(rc, _lib.text(err.value) or f"condition '{c}': {_lib.text(_lib.lib.tt_strerror(rc))}")
 
     def free(self):
         if self.ptr:
