@@ -7,13 +7,15 @@ layouts against the compiler's.
 Where the library comes from, first match wins:
   1. $TT_LIBTRACE, a path to libtrace.so (an error if it cannot be loaded: no silent fallback);
   2. the build tree next to the checkout this package sits in (build/libtrace/libtrace.so);
-  3. the installed library (libtrace.so.0 on the loader's path).
+  3. the installed library: beside an installed package (PREFIX/lib/python3/dist-packages/tensortrace ->
+     PREFIX/lib, lib64 or lib/<multiarch>), else libtrace.so.0 on the loader's path.
 
 ctypes.CDLL releases the GIL for the duration of every foreign call, so large reads and puts run while other
 Python threads do.
 """
 import ctypes
 import os
+import sysconfig
 
 c_u8, c_u16, c_u32, c_u64 = ctypes.c_uint8, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64
 c_i32, c_int, c_double = ctypes.c_int32, ctypes.c_int, ctypes.c_double
@@ -163,7 +165,16 @@ def _candidates():
         return [("$TT_LIBTRACE", env)], True
     here = os.path.dirname(os.path.abspath(__file__))
     tree = os.path.join(os.path.dirname(os.path.dirname(here)), "build", "libtrace", "libtrace.so")
-    return [("the build tree", tree), ("the installed library", "libtrace.so.0")], False
+    cands = [("the build tree", tree)]
+    prefix_lib = os.path.normpath(os.path.join(here, "..", "..", ".."))  # PREFIX/lib/python3/dist-packages/..
+    if os.path.basename(os.path.dirname(os.path.dirname(here))) == "python3":
+        arch = sysconfig.get_config_var("MULTIARCH") or ""
+        for d in (prefix_lib, os.path.join(os.path.dirname(prefix_lib), "lib64"), os.path.join(prefix_lib, arch)):
+            if os.path.exists(os.path.join(d, "libtrace.so.0")):
+                cands.append(("the installed library", os.path.join(d, "libtrace.so.0")))
+                break
+    cands.append(("the installed library", "libtrace.so.0"))
+    return cands, False
 
 
 def _load():
