@@ -94,7 +94,8 @@ def _tensor_buffer(x, dtype):
             raise ValueError(f"dtype={dtype}: expects a NumPy {raw} array of its stored values/bits, got {a.dtype}")
     else:
         name = dtypes.from_numpy(a.dtype)
-    a = np.ascontiguousarray(a)
+    if not a.flags.c_contiguous:
+        a = a.copy(order="C")  # not np.ascontiguousarray: it makes a 0-d array 1-d
     return a, a.ctypes.data, name, tuple(a.shape)
 
 

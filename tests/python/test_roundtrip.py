@@ -121,6 +121,20 @@ def test_torch_tensors_round_trip_in_their_own_dtype(tmp_path):
         np.testing.assert_array_equal(r.numpy(), strided.float().numpy())
 
 
+def test_scalars_empty_and_strided_arrays(tmp_path):
+    with tt.Writer(tmp_path / "s.tt") as w:
+        w.put(np.array(-1.5, dtype=np.float32), point="scalar")
+        w.put(np.empty((0, 4), np.int32), point="empty")
+        w.put(np.arange(10, dtype=np.int16)[::-2], point="strided")
+    with tt.open(tmp_path / "s.tt") as t:
+        s, e, st = t
+        assert s.shape == () and s.numpy() == np.float32(-1.5) and s.numpy().shape == () and s.rows == -1
+        assert e.shape == (0, 4) and e.rows == 0 and e.numpy().shape == (0, 4)
+        np.testing.assert_array_equal(st.numpy(), [9, 7, 5, 3, 1])
+        with pytest.raises(tt.TraceError, match="scalar"):
+            s.read_rows(0, 1)
+
+
 def test_read_rows_reads_only_what_is_asked(tmp_path):
     x = np.arange(200 * 64, dtype=np.float32).reshape(200, 64)
     with tt.Writer(tmp_path / "r.tt", chunk_bytes=4096) as w:  # many chunks
