@@ -9,7 +9,7 @@ import json as _json
 import numpy as np
 
 from . import _lib
-from .errors import TraceError, check
+from .errors import check
 from .reader import Filter, _as_list
 
 _ALIGN = {None: 0, "none": 1, "pos": 2}

@@ -3,9 +3,23 @@ _handle.py — the life of a library handle seen from Python: calls in flight ar
 and frees the handle once, and any call after close raises ClosedError. So closing twice, or closing while
 another thread is inside a (GIL-free) library call, is safe.
 """
+import ctypes
 import threading
 
-from .errors import ClosedError
+from . import _lib
+from .errors import ClosedError, check
+
+
+def open_handle(opener, errmsg, free, path, opts):
+    """Calls a tt_*_open(&handle, path, opts); on failure frees the failed handle and raises TraceError with its
+    message. Returns the handle."""
+    ptr = ctypes.c_void_p()
+    rc = opener(ctypes.byref(ptr), path.encode(), ctypes.byref(opts))
+    if rc != _lib.TT_OK:
+        msg = _lib.text(errmsg(ptr)) if ptr else ""
+        free(ptr)
+        check(rc, msg)
+    return ptr
 
 
 class Handle:

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from . import _lib, dtypes
-from ._handle import Handle
+from ._handle import Handle, open_handle
 from .errors import TraceError, check
 
 _RECOVERY = {"auto": 0, "never": 1, "always": 2}
@@ -169,12 +169,8 @@ class Trace:
             raise ValueError(f"recover: '{recover}' is not one of {', '.join(_RECOVERY)}")
         o.recovery = _RECOVERY[recover]
         o.cache_batches = cache_batches or 0
-        ptr = ctypes.c_void_p()
-        rc = _lib.lib.tt_reader_open(ctypes.byref(ptr), self.path.encode(), ctypes.byref(o))
-        if rc != _lib.TT_OK:
-            msg = _lib.text(_lib.lib.tt_reader_errmsg(ptr)) if ptr else ""
-            _lib.lib.tt_reader_close(ptr)
-            check(rc, msg)
+        lib = _lib.lib
+        ptr = open_handle(lib.tt_reader_open, lib.tt_reader_errmsg, lib.tt_reader_close, self.path, o)
         # a reader handle serves one thread at a time: calls are serialised
         self._h = Handle(ptr, _lib.lib.tt_reader_close, f"trace {self.path}", exclusive=True)
         self._records = None

@@ -8,7 +8,7 @@ import ctypes
 import numpy as np
 
 from . import _lib, dtypes
-from ._handle import Handle
+from ._handle import Handle, open_handle
 from .errors import TraceError, check
 
 _MODES = {"full": 1, "stats": 2, "hash": 3, "off": 4}
@@ -133,12 +133,8 @@ class Writer:
         if meta is not None and not isinstance(meta, dict):
             raise TypeError("meta: expected a dict of str to str")
         self._opts = o  # the strings must outlive the open call
-        ptr = ctypes.c_void_p()
-        rc = _lib.lib.tt_writer_open(ctypes.byref(ptr), self.path.encode(), ctypes.byref(o))
-        if rc != _lib.TT_OK:
-            msg = _lib.text(_lib.lib.tt_writer_errmsg(ptr)) if ptr else ""
-            _lib.lib.tt_writer_free(ptr)
-            check(rc, msg)
+        lib = _lib.lib
+        ptr = open_handle(lib.tt_writer_open, lib.tt_writer_errmsg, lib.tt_writer_free, self.path, o)
         self._h = Handle(ptr, _lib.lib.tt_writer_free, f"writer of {self.path}", exclusive=False)
         self._counters = None
         try:

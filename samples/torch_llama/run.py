@@ -12,20 +12,19 @@ compares them row by row: drift only for the correct model, a MISMATCH whose fir
 layer 0 (ROPE_DRIFT) with --bug rope-pos. Exit codes: 0 ok, 1 runtime error, 2 usage.
 """
 import argparse
+import importlib.util
 import os
 import sys
 import time
 
 
-def _import_tensortrace():
-    try:
-        import tensortrace  # noqa: F401
-    except ImportError:  # run from a checkout: the package is in python/ beside samples/
+def _find_tensortrace():
+    if importlib.util.find_spec("tensortrace") is None:  # run from a checkout: the package is in python/
         here = os.path.dirname(os.path.abspath(__file__))
         sys.path.insert(0, os.path.join(here, "..", "..", "python"))
 
 
-_import_tensortrace()
+_find_tensortrace()
 import torch  # noqa: E402
 
 import tensortrace as tt  # noqa: E402
