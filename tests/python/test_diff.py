@@ -1,11 +1,12 @@
 """tt.diff against tracediff: the same engine, the same document, the same exit code."""
 import json
+import os
 
 import numpy as np
 import pytest
 
 import tensortrace as tt
-from conftest import tracediff_json
+from conftest import SRC, tracediff_json
 
 
 def same_document(a, b):
@@ -25,6 +26,13 @@ def test_tt_diff_agrees_with_tracediff_on_one_file(tinylm_rope, mode):
     if mode != "as_designed":
         assert r.first_failure["point"] == "q_post_rope" and r.first_failure["layer"] == 0
         assert r.first_failure["root_cause"] == "ROPE_DRIFT"
+
+
+def test_the_document_follows_the_schema(tinylm_rope):
+    jsonschema = pytest.importorskip("jsonschema")
+    with open(os.path.join(SRC, "schemas", "diff.schema.json")) as f:
+        schema = json.load(f)
+    jsonschema.validate(tt.diff(tinylm_rope, mode="kv_aligned").doc, schema)
 
 
 def test_tt_diff_agrees_with_tracediff_with_filters_and_options(tinylm_rope):
