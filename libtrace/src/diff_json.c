@@ -326,7 +326,7 @@ static cJSON *name_list(jctx *c, const char *text)
  * default sides tt_diff_run() chose. */
 static void json_sides(const tt_diff *d, const tt_diff_json_options *o, const char *const *conds[2], size_t n[2])
 {
-    static const char *const dl[] = {"phase=prefill_last"}, *const dr[] = {"phase=decode0"};
+    static const char *const dl[] = {TT_DIFF_DEFAULT_LEFT}, *const dr[] = {TT_DIFF_DEFAULT_RIGHT};
     conds[0] = o ? o->left_conds : NULL;
     n[0] = o && o->left_conds ? o->left_nconds : 0;
     conds[1] = o ? o->right_conds : NULL;

@@ -54,6 +54,10 @@ typedef struct tt_diff_tols tt_diff_tols;
     "v_cache,attn_scores,attn_probs,attn_out,residual_post_attn,ffn_norm_in,mlp_out,residual_post_mlp,"     \
     "logits,logits_top1"
 #define TT_DIFF_DEFAULT_CACHE_POINTS "k_cache,v_cache"
+/* The sides of one file compared without filters: the seeds' protocol, the last prefill row against the first
+ * decode step. */
+#define TT_DIFF_DEFAULT_LEFT "phase=prefill_last"
+#define TT_DIFF_DEFAULT_RIGHT "phase=decode0"
 
 typedef enum tt_diff_mode {
     TT_DIFF_MODE_DEFAULT = 0, /* TT_DIFF_NUMERIC */
