@@ -48,9 +48,11 @@ if [ -x "$tracereport" ]; then
   step "report"
   "$tracereport" "$out/rope-pos.diff.json" "$out/rope-pos.as_designed.json" -o "$out/report"
   "$tracereport" --compare "$out/rope-pos.diff.json" "$out/correct.diff.json" -o "$out/compare"
-  printf '\nReport: %s\nBefore/after a fix: %s\n' "$out/report/report.html" "$out/compare/report.html"
   if [ -f "$out/torch-rope-pos.diff.json" ]; then
     "$tracereport" "$out/torch-rope-pos.diff.json" -o "$out/torch-report"
+  fi
+  printf '\nReport: %s\nBefore/after a fix: %s\n' "$out/report/report.html" "$out/compare/report.html"
+  if [ -f "$out/torch-rope-pos.diff.json" ]; then
     printf 'torch_llama with the RoPE bug: %s\n' "$out/torch-report/report.html"
   fi
 else
