@@ -906,8 +906,8 @@ static int setup(tt_diff *d, const char *left_path, const char *right_path, cons
             /* the seeds' protocol: the last prefill row against the first decode step */
             own[0] = tt_filter_new();
             own[1] = tt_filter_new();
-            if (!own[0] || !own[1] || tt_filter_add(own[0], "phase=prefill_last", NULL, 0) != TT_OK ||
-                tt_filter_add(own[1], "phase=decode0", NULL, 0) != TT_OK)
+            if (!own[0] || !own[1] || tt_filter_add(own[0], TT_DIFF_DEFAULT_LEFT, NULL, 0) != TT_OK ||
+                tt_filter_add(own[1], TT_DIFF_DEFAULT_RIGHT, NULL, 0) != TT_OK)
                 return diff_err(d, TT_E_NOMEM, "out of memory");
             *lf = own[0];
             *rf = own[1];

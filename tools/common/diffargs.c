@@ -121,7 +121,7 @@ void cli_diff_args_tols(cli_diff_args *a)
 void cli_diff_args_sides(const cli_diff_args *a, int one_file, const char *const **lconds, size_t *nl,
                          const char *const **rconds, size_t *nr)
 {
-    static const char *const dl[] = {"phase=prefill_last"}, *const dr[] = {"phase=decode0"};
+    static const char *const dl[] = {TT_DIFF_DEFAULT_LEFT}, *const dr[] = {TT_DIFF_DEFAULT_RIGHT};
     if (one_file && !a->nl && !a->nr) {
         *lconds = dl, *nl = 1;
         *rconds = dr, *nr = 1;

@@ -25,8 +25,6 @@ typedef struct render_opts {
 void render_text(const tt_diff *d, const render_opts *o, FILE *f);
 void render_tsv(const tt_diff *d, FILE *f);
 void render_pairs_tsv(const tt_diff *d, FILE *f);
-/* @return : 0, or TT_E_NOMEM */
-int render_json(const tt_diff *d, const render_opts *o, FILE *f);
 
 /* Shared helpers. */
 const char *render_pair_label(const tt_diff_pair *p, char *buf, size_t len); /* "attn_out L0" */

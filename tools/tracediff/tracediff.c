@@ -171,11 +171,15 @@ int main(int argc, char **argv)
     cli_diff_args_sides(&da, right == NULL, &lc, &nlc, &rcs, &nrc);
     set_side(&ro.side[0], left, lc, nlc);
     set_side(&ro.side[1], right ? right : left, rcs, nrc);
-    int wrc = 0;
     if (fjson) {
-        wrc = render_json(d, &ro, fjson);
-        if (wrc == TT_E_NOMEM)
+        tt_diff_json_options jo = TT_DIFF_JSON_OPTIONS_INIT;
+        jo.left_conds = lc, jo.left_nconds = nlc;
+        jo.right_conds = rcs, jo.right_nconds = nrc;
+        char *doc = NULL;
+        if (tt_diff_json(d, &jo, &doc) != TT_OK)
             cli_die(CLI_EXIT_INTERNAL, "out of memory while writing the JSON");
+        fputs(doc, fjson);
+        free(doc);
         cli_out_commit(ojson);
     }
     if (ftsv) {
@@ -210,7 +214,6 @@ int main(int argc, char **argv)
         cli_error("N/A: %s", tt_diff_subcause(d) ? tt_diff_subcause(d) : "the trace lacks what this mode needs");
     tt_diff_free(d);
     cli_diff_args_free(&da);
-    (void)wrc;
     switch (v) {
     case TT_DIFF_IDENTICAL:
     case TT_DIFF_STRUCTURAL_DRIFT: return cli_finish(CLI_EXIT_OK);

@@ -54,6 +54,10 @@ typedef struct tt_diff_tols tt_diff_tols;
     "v_cache,attn_scores,attn_probs,attn_out,residual_post_attn,ffn_norm_in,mlp_out,residual_post_mlp,"     \
     "logits,logits_top1"
 #define TT_DIFF_DEFAULT_CACHE_POINTS "k_cache,v_cache"
+/* The sides of one file compared without filters: the seeds' protocol, the last prefill row against the first
+ * decode step. */
+#define TT_DIFF_DEFAULT_LEFT "phase=prefill_last"
+#define TT_DIFF_DEFAULT_RIGHT "phase=decode0"
 
 typedef enum tt_diff_mode {
     TT_DIFF_MODE_DEFAULT = 0, /* TT_DIFF_NUMERIC */
@@ -338,6 +342,30 @@ TT_API const tt_diff_kv_check *tt_diff_kv_check_at(const tt_diff *d, uint64_t i)
  *  @return : TT_OK or TT_E_RANGE. tt_diff_meta_count() gives the count. */
 TT_API uint64_t tt_diff_meta_count(const tt_diff *d, int side);
 TT_API int tt_diff_meta(const tt_diff *d, int side, uint64_t i, const char **key, const char **value);
+
+/*
+ * The run as a JSON document (schemas/diff.schema.json, "tensortrace.diff/1"): the overall verdict, counts, the
+ * first failure with its histogram and worst elements, the chain, groups, every pair with both sides and its
+ * metrics, evidence, KV checks, both files' paths, filters and metadata, timing. It is what `tracediff --json`
+ * writes. The compiled filters do not keep their text, so the caller names each side's conditions for the
+ * document's "filter" fields; one file compared without any is shown with the default sides tt_diff_run() used.
+ */
+typedef struct tt_diff_json_options {
+    uint32_t size;                  /* sizeof(tt_diff_json_options), set by TT_DIFF_JSON_OPTIONS_INIT */
+    const char *const *left_conds;  /* the left side's conditions as given ("phase=prefill_last"); may be NULL */
+    size_t left_nconds;
+    const char *const *right_conds; /* the right side's */
+    size_t right_nconds;
+} tt_diff_json_options;
+
+#define TT_DIFF_JSON_OPTIONS_INIT {.size = sizeof(tt_diff_json_options)}
+
+/*! tt_diff_json() : renders a finished run as its JSON document, one line of UTF-8 ending in a newline, into
+ *  *out (malloc'd, NUL-terminated; free it with free()). Non-finite numbers are null; 64-bit hashes are 16 hex
+ *  digits plus a decimal string. opts NULL: no conditions named.
+ *  @return : TT_OK; TT_E_INVAL (out or d NULL), TT_E_STATE (d is a failed run), TT_E_NOMEM. *out is NULL on
+ *  failure. */
+TT_API int tt_diff_json(const tt_diff *d, const tt_diff_json_options *opts, char **out);
 
 /*! tt_diff_verdict_name() / tt_diff_overall_name() / tt_diff_mode_name() : "WITHIN_TOL", "STRUCTURAL_DRIFT",
  *  "N/A", "kv_aligned"...; tt_diff_mode_from_name() parses the latter (TT_E_PARSE when unknown). */

@@ -1,9 +1,13 @@
 /*
- * render_json.c — the JSON document of a diff (schemas/diff.schema.json, "tensortrace.diff/1"): verdict, counts,
+ * diff_json.c — the JSON document of a diff (schemas/diff.schema.json, "tensortrace.diff/1"): verdict, counts,
  * first failure with its histogram and worst elements, chain, groups, every pair with both sides and metrics,
  * evidence, KV checks and both files' metadata — what tracereport needs to draw its heat map, growth curves and
  * drill-downs without reading the traces again. Non-finite numbers are written as null (JSON has no inf/NaN);
  * 64-bit hashes as 16 hex digits and as a decimal string (the seeds' JSONL form).
+ *
+ * One renderer for every caller (tracediff --json, the Python package's tt.diff), so the document is the same
+ * whoever asks for it. It reads the finished run through the public accessors of tt/diff.h, like a tool would;
+ * from the handle itself only whether it failed and whether it compared two sides of one file.
  */
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -12,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "render.h"
+#include "diff_impl.h"
+#include "tt/diff.h"
 #include "tt/dtype.h"
 
 #define SCHEMA_ID "tensortrace.diff/1"
@@ -277,15 +282,16 @@ static cJSON *failure_json(jctx *c, const tt_diff *d)
 
 static const char *const ev_kinds[] = {"jump", "stats", "qkv", "note", "warning"};
 
-static cJSON *side_info(jctx *c, const tt_diff *d, const render_opts *ro, int s, uint64_t records)
+static cJSON *side_info(jctx *c, const tt_diff *d, const char *path, const char *const *conds, size_t nconds,
+                        int s, uint64_t records)
 {
     cJSON *o = chk(c, cJSON_CreateObject());
     if (!o)
         return NULL;
-    str(c, o, "path", ro->side[s].path);
+    str(c, o, "path", path);
     cJSON *fl = chk(c, cJSON_CreateArray());
-    for (int i = 0; fl && i < ro->side[s].nconds; i++)
-        str(c, fl, NULL, ro->side[s].conds[i]);
+    for (size_t i = 0; fl && i < nconds; i++)
+        str(c, fl, NULL, conds[i]);
     add(c, o, "filter", fl);
     u64(c, o, "records", records);
     cJSON *m = chk(c, cJSON_CreateObject());
@@ -316,13 +322,38 @@ static cJSON *name_list(jctx *c, const char *text)
     return a;
 }
 
-int render_json(const tt_diff *d, const render_opts *ro, FILE *f)
+/* The sides' conditions as the document shows them: the caller's, or for one file compared without any, the
+ * default sides tt_diff_run() chose. */
+static void json_sides(const tt_diff *d, const tt_diff_json_options *o, const char *const *conds[2], size_t n[2])
 {
+    static const char *const dl[] = {TT_DIFF_DEFAULT_LEFT}, *const dr[] = {TT_DIFF_DEFAULT_RIGHT};
+    conds[0] = o ? o->left_conds : NULL;
+    n[0] = o && o->left_conds ? o->left_nconds : 0;
+    conds[1] = o ? o->right_conds : NULL;
+    n[1] = o && o->right_conds ? o->right_nconds : 0;
+    if (d->same_file && !n[0] && !n[1]) {
+        conds[0] = dl, n[0] = 1;
+        conds[1] = dr, n[1] = 1;
+    }
+}
+
+int tt_diff_json(const tt_diff *d, const tt_diff_json_options *opts, char **out)
+{
+    if (!out)
+        return TT_E_INVAL;
+    *out = NULL;
+    if (!d || (opts && opts->size < sizeof(uint32_t)))
+        return TT_E_INVAL;
+    if (d->failed)
+        return TT_E_STATE;
     jctx c = {0};
     tt_diff_counts n;
     tt_diff_info in;
     tt_diff_counts_get(d, &n);
     tt_diff_info_get(d, &in);
+    const char *const *conds[2];
+    size_t nconds[2];
+    json_sides(d, opts, conds, nconds);
     cJSON *root = chk(&c, cJSON_CreateObject());
     if (!root)
         return TT_E_NOMEM;
@@ -335,8 +366,8 @@ int render_json(const tt_diff *d, const render_opts *ro, FILE *f)
     str(&c, root, "align", in.align == TT_DIFF_ALIGN_POS ? "pos" : "none");
     add(&c, root, "key", name_list(&c, in.key));
     add(&c, root, "stages", name_list(&c, in.stages));
-    add(&c, root, "left", side_info(&c, d, ro, 0, n.left_records));
-    add(&c, root, "right", side_info(&c, d, ro, 1, n.right_records));
+    add(&c, root, "left", side_info(&c, d, in.left_path, conds[0], nconds[0], 0, n.left_records));
+    add(&c, root, "right", side_info(&c, d, in.right_path, conds[1], nconds[1], 1, n.right_records));
     cJSON *cn = chk(&c, cJSON_CreateObject());
     if (cn) {
         u64(&c, cn, "pairs", n.pairs);
@@ -435,8 +466,17 @@ int render_json(const tt_diff *d, const render_opts *ro, FILE *f)
     cJSON_Delete(root);
     if (!text)
         return TT_E_NOMEM;
-    fputs(text, f);
-    fputc('\n', f);
-    free(text);
-    return 0;
+    /* the document ends with a newline, as a text file does; cJSON's buffer is ours to free with free() */
+    size_t len = strlen(text);
+    char *doc = malloc(len + 2);
+    if (!doc) {
+        cJSON_free(text);
+        return TT_E_NOMEM;
+    }
+    memcpy(doc, text, len);
+    doc[len] = '\n';
+    doc[len + 1] = '\0';
+    cJSON_free(text);
+    *out = doc;
+    return TT_OK;
 }
