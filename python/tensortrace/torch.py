@@ -123,6 +123,7 @@ class capture:
         self._ctx = None
         self._hooks = []
         self._saved_forward = None
+        self._wrapped = False
         self.mapped = {}  # module path -> point(s), what the hooks write
         try:
             self._install()
@@ -166,6 +167,7 @@ class capture:
             finally:
                 self._ctx = outer
         self.model.forward = forward
+        self._wrapped = True
 
     def _out_hook(self, pname, layer):
         def hook(mod, inputs, output):
@@ -185,11 +187,12 @@ class capture:
         for h in self._hooks:
             h.remove()
         self._hooks = []
-        if self._saved_forward is not None:
-            self.model.forward = self._saved_forward
-        else:
-            self.model.__dict__.pop("forward", None)
-        self._saved_forward = None
+        if self._wrapped:  # put back what was there: an instance's own forward, or none (the class's)
+            if self._saved_forward is not None:
+                self.model.forward = self._saved_forward
+            else:
+                self.model.__dict__.pop("forward", None)
+        self._saved_forward, self._wrapped = None, False
 
     @staticmethod
     def _context(sig, args, kwargs):
