@@ -87,7 +87,11 @@ static int name_root_cause(tt_diff *d, tt_diff_pair *p)
     const char *rc;
     if (p->verdict == TT_DIFF_MISSING) {
         rc = "TRACE_OFFSET";
-    } else if (p->j.decided_by == TT_DIFF_BY_NONFINITE) {
+    } else if (p->j.decided_by == TT_DIFF_BY_NONFINITE &&
+               (p->j.nonfinite[0].nan + p->j.nonfinite[1].nan + p->j.nonfinite[0].inf - p->j.nonfinite[0].neg_inf +
+                p->j.nonfinite[1].inf - p->j.nonfinite[1].neg_inf) > 0) {
+        /* NaN or +Inf: the engine is broken; -inf only (where one side masks and the other does not) is its
+         * stage's drift */
         rc = "NONFINITE";
     } else if (p->flags & TT_DIFF_PAIR_KV_FAIL) {
         rc = is_point(d, p, "attn_probs") ? "CAUSAL_MASK_DRIFT" : "KV_CACHE_DRIFT";
@@ -548,13 +552,14 @@ int tt_diff_calibrate(const tt_diff *d, double margin, tt_diff_tols **out)
         tt_diff_default_tol(p->j.precision, &rtol, NULL, NULL);
         double atol = 0, srms = 0;
         if (p->flags & TT_DIFF_PAIR_COMPARED) {
-            /* what the good run needs beyond the relative part, on the robust scale (massive channels neither set
-             * nor loosen the others' tolerance): never looser than the defaults unless the run needs it */
+            /* what the good run needs beyond the relative part (the largest |l - r| - rtol |r|, not the largest
+             * |l - r|: a massive channel's difference is covered by its own rtol and does not loosen the others'
+             * tolerance): never looser than the defaults unless the run needs it */
             double need = needed_atol(rd, p, rtol, buf, cap);
             if (need < 0)
                 need = p->m.max_abs;
-            if (p->j.scale > 0)
-                srms = margin * need / p->j.scale;
+            if (p->m.ref_rms > 0)
+                srms = margin * need / p->m.ref_rms;
             else
                 atol = margin * need;
         }

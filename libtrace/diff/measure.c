@@ -56,7 +56,7 @@ typedef struct worker {
 /* An element of the reference beyond OUTLIER_X times the RMS of the others is an outlier (a massive channel). */
 #define OUTLIER_X 10.0
 /* Fewer elements than this (finite, not outliers) and there is no fit. */
-#define FIT_MIN 256
+#define FIT_MIN 32
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
@@ -349,8 +349,10 @@ static void judge_sample(tt_diff_judgement *j, const double *x, const double *y,
     j->fit_beta_t = vb > 0 ? beta / sqrt(vb) : (beta != 0 ? INFINITY : 0);
 }
 
-/* The scale the element tolerance and the judgement use, from the sample taken of the first rows read (n elements
- * in the worker's buffers): the reference's RMS, or its robust scale when it has outlying elements. */
+/* The scale the judgement uses, from the sample taken of the first rows read (n elements in the worker's
+ * buffers): the reference's RMS, or its robust scale when it has outlying elements. (The element tolerance keeps
+ * the RMS: it is the net for a few grossly wrong elements; softmax outputs, whose largest elements always stand
+ * out, carry relative errors of several units there without a fault.) */
 static void take_sample(worker *w, tt_diff_pair *p, size_t n, double *sample_error)
 {
     tt_diff_judgement *j = &p->j;
@@ -371,8 +373,6 @@ static void take_sample(worker *w, tt_diff_pair *p, size_t n, double *sample_err
         if (p->m.ref_rms > 0)
             j->scale = p->m.ref_rms;
     }
-    double a = p->m.atol_abs + p->m.atol_rms * j->scale;
-    p->m.atol = isfinite(a) ? a : p->m.atol_abs;
 }
 
 static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen, int *read_failed)
@@ -488,6 +488,8 @@ static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen, in
         tt_diff_nonfinite *nf = &p->j.nonfinite[s];
         nf->nan = acc.nan[s];
         nf->inf = acc.inf[s];
+        nf->neg_inf = acc.neg_inf[s];
+        nf->neg_inf_agree = acc.neg_inf_agree;
         nf->first = acc.first[s];
         nf->first_value = acc.first_value[s];
         if (nf->first >= 0) {

@@ -23,7 +23,7 @@ typedef struct cmp_acc {
     int band_inline; /* vector kernel: the last block needed its tolerance-band counts (a guess, not a result) */
     /* non-finite elements of each side (0 left, 1 right), seen by the element loop (the fast kernels refuse
      * blocks that hold any): counts, the first one's index and value; elements non-finite on either side */
-    uint64_t nan[2], inf[2], nonfinite_elems;
+    uint64_t nan[2], inf[2], neg_inf[2], neg_inf_agree, nonfinite_elems;
     int64_t first[2];
     double first_value[2];
     /* two dtypes: the coarser one, whose ULP at the reference value max_ulp counts (TT_DTYPE_UNKNOWN: same dtype) */

@@ -113,10 +113,12 @@ static double ulp_at(tt_dtype dt, double v)
 /* Counts a non-finite element of one side and keeps the first one's index and value. */
 static void note_nonfinite(cmp_acc *a, int side, double v, uint64_t index)
 {
-    if (isnan(v))
+    if (isnan(v)) {
         a->nan[side]++;
-    else
+    } else {
         a->inf[side]++;
+        a->neg_inf[side] += v < 0;
+    }
     if (a->first[side] < 0 || index < (uint64_t)a->first[side]) {
         a->first[side] = (int64_t)index;
         a->first_value[side] = v;
@@ -131,6 +133,7 @@ static void cmp_one(cmp_acc *a, double x, double y, uint64_t index, double rtol,
             note_nonfinite(a, 0, x, index);
         if (!isfinite(y))
             note_nonfinite(a, 1, y, index);
+        a->neg_inf_agree += x == -INFINITY && y == -INFINITY;
     }
     int xn = isnan(x), yn = isnan(y);
     if (xn || yn) {

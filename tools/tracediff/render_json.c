@@ -169,6 +169,8 @@ static cJSON *nonfinite_json(jctx *c, const tt_diff_nonfinite *nf, int ndim)
         return NULL;
     u64(c, o, "nan", nf->nan);
     u64(c, o, "inf", nf->inf);
+    u64(c, o, "neg_inf", nf->neg_inf);
+    u64(c, o, "neg_inf_agree", nf->neg_inf_agree);
     opt_index(c, o, "first", nf->first);
     cJSON *co = chk(c, cJSON_CreateArray());
     for (int i = 0; co && nf->first >= 0 && i < ndim; i++)

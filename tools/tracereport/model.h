@@ -105,6 +105,17 @@ typedef struct rp_worst {
     double left, right, abs_err;
 } rp_worst;
 
+/* What decided the first failing pair's verdict (tracediff's "judgement"; absent in older JSON: has = 0). */
+typedef struct rp_judgement {
+    int has;
+    const char *decided_by, *precision, *ulp_dtype;
+    double unit, scale, error, baseline, floor, allowed;
+    uint64_t outliers, sampled, fit_n;
+    double alpha, alpha_t, beta, beta_t;
+    uint64_t nan[2], inf[2]; /* left, right */
+    int64_t first[2];        /* first NaN/Inf element, or -1 */
+} rp_judgement;
+
 typedef struct rp_failure {
     int present;
     int32_t layer;
@@ -123,9 +134,13 @@ typedef struct rp_failure {
     uint64_t *counts;
     size_t nworst;
     rp_worst *worst;
+    rp_judgement j;
 } rp_failure;
 
-typedef enum rp_ev_kind { RP_EV_JUMP = 0, RP_EV_STATS, RP_EV_QKV, RP_EV_NOTE, RP_EV_WARNING } rp_ev_kind;
+typedef enum rp_ev_kind {
+    RP_EV_JUMP = 0, RP_EV_STATS, RP_EV_QKV, RP_EV_NOTE, RP_EV_WARNING, RP_EV_FRESH, RP_EV_STRUCTURED, RP_EV_NONFINITE,
+    RP_EV_DTYPES
+} rp_ev_kind;
 typedef struct rp_evidence {
     rp_ev_kind kind;
     int64_t pair;

@@ -171,7 +171,9 @@ typedef struct tt_diff_metrics {
 
 /* Non-finite values of one side of a pair, over the compared region. */
 typedef struct tt_diff_nonfinite {
-    uint64_t nan, inf; /* counts */
+    uint64_t nan, inf; /* counts (inf: both signs) */
+    uint64_t neg_inf;  /* of inf, the -inf */
+    uint64_t neg_inf_agree; /* -inf on both sides at the same element (the same on both sides' structs) */
     int64_t first;     /* flat index of the first NaN or Inf, -1 when none */
     uint64_t first_coord[TT_MAX_DIMS];
     double first_value; /* NaN, +inf or -inf */
@@ -210,7 +212,9 @@ typedef enum tt_diff_decision {
  *              heteroscedasticity-robust t statistics; |t| > stat_threshold and |alpha| (|beta|/scale) above
  *              max(unit/4, baseline) is a MISMATCH (SCALE / OFFSET): rounding noise is unbiased and uncorrelated
  *              with the values, a scale or bias error is neither. Needs 256 elements.
- *   nonfinite  NaN/Inf on a side make the pair a MISMATCH (NONFINITE) unless allow_nonfinite and both sides agree.
+ *   nonfinite  NaN/Inf on a side make the pair a MISMATCH (root cause NONFINITE) unless allow_nonfinite and both
+ *              sides agree; -inf on both sides at the same elements (masked attention scores) is accepted, -inf
+ *              on one side only is a MISMATCH named after its stage.
  */
 typedef struct tt_diff_judgement {
     tt_dtype precision;
