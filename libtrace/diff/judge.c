@@ -36,7 +36,7 @@ uint64_t diff_other_nonfinite(const tt_diff_pair *p)
 /* The smallest scale or offset error that is a finding at a fit statistic t (see decide). */
 static double min_effect(const tt_diff *d, const tt_diff_judgement *j, double t)
 {
-    double f = 3 * d->o.stat_threshold / fabs(t);
+    double f = 1.6 * d->o.stat_threshold / fabs(t);
     f = f > 1 ? 1 : f < 0.5 ? 0.5 : f;
     double b = f * j->baseline;
     return j->unit / 4 > b ? j->unit / 4 : b;
@@ -64,6 +64,8 @@ static void decide(const tt_diff *d, tt_diff_pair *p, double baseline)
     double ref = j->floor > baseline ? j->floor : baseline;
     p->jump_baseline = baseline;
     p->jump_ratio = ref > 0 ? j->error / ref : 0;
+    if (j->unit > 0 && isfinite(j->error) && j->error > j->allowed)
+        p->flags |= TT_DIFF_PAIR_JUMP; /* whichever test decides the verdict */
     if (p->flags & TT_DIFF_PAIR_ERROR) {
         j->decided_by = TT_DIFF_BY_ERROR;
         p->numeric_verdict = TT_DIFF_MISMATCH;
@@ -74,7 +76,10 @@ static void decide(const tt_diff *d, tt_diff_pair *p, double baseline)
         p->numeric_verdict = TT_DIFF_MISMATCH;
         return;
     }
-    if (p->m.outside_tol) {
+    /* elements outside the element tolerance, unless the inputs' error, amplified, is beyond its relative part:
+     * then drift explains elements out there (softmax outputs carry the inputs' absolute score error as a relative
+     * error of each probability) and the judged error decides */
+    if (p->m.outside_tol && (amp <= p->m.rtol || p->m.tol_source)) {
         j->decided_by = TT_DIFF_BY_TOLERANCE;
         p->numeric_verdict = TT_DIFF_MISMATCH;
         return;
@@ -82,13 +87,13 @@ static void decide(const tt_diff *d, tt_diff_pair *p, double baseline)
     if (j->unit > 0 && isfinite(j->error) && j->error > j->allowed) {
         j->decided_by = amp > j->floor ? TT_DIFF_BY_AMPLIFIED : TT_DIFF_BY_FRESH;
         p->numeric_verdict = TT_DIFF_MISMATCH;
-        p->flags |= TT_DIFF_PAIR_JUMP;
         return;
     }
     /* a systematic error must be confident (|t| above the threshold) and larger than a quarter unit and than the
      * inputs' error, which carries common factors of its own into a stage (a norm's or a softmax's denominator:
      * measured up to 0.95 x the inputs' error, with |t| up to 17, on correct engines); the more confident the
-     * fit, the less of the inputs' error it must exceed, down to half of it at |t| >= 3 x the threshold */
+     * fit, the less of the inputs' error it must exceed: all of it up to |t| = 1.6 x the threshold, half of it
+     * from 3.2 x the threshold on */
     if (j->unit > 0 && j->fit_n) {
         if (fabs(j->fit_alpha_t) > d->o.stat_threshold && fabs(j->fit_alpha) > min_effect(d, j, j->fit_alpha_t)) {
             j->decided_by = TT_DIFF_BY_SCALE;

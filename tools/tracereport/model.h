@@ -27,7 +27,7 @@ typedef enum rp_mode { RP_NUMERIC = 0, RP_AS_DESIGNED = 1, RP_KV_ALIGNED = 2 } r
 
 /* Pair flags, the names of the schema's "flags" array in order (bit i = name i). */
 #define RP_FLAG_NAMES {"hash_skip", "compared", "stats_only", "hash_only", "error", "duplicate", "rows", "jump", \
-                       "kv_fail", "dtypes"}
+                       "kv_fail", "dtypes", "nonfinite", "outliers"}
 #define RP_F_HASH_SKIP 0x001u
 #define RP_F_COMPARED 0x002u
 #define RP_F_STATS_ONLY 0x004u
@@ -38,6 +38,8 @@ typedef enum rp_mode { RP_NUMERIC = 0, RP_AS_DESIGNED = 1, RP_KV_ALIGNED = 2 } r
 #define RP_F_JUMP 0x080u
 #define RP_F_KV_FAIL 0x100u
 #define RP_F_DTYPES 0x200u
+#define RP_F_NONFINITE 0x400u
+#define RP_F_OUTLIERS 0x800u
 
 typedef struct rp_stats {
     int present;

@@ -35,7 +35,7 @@ static void failure_metrics(rp_report *rep, const rp_result *r, const rp_facts *
     rp_doc_cell(D, t, RP_CLS_PLAIN, "%s", rp_s(rep, "%.9g", m->cosine));
     rp_doc_row(D, t);
     rp_doc_cell(D, t, RP_CLS_PLAIN, "Max ULP distance");
-    rp_doc_cell(D, t, RP_CLS_PLAIN, "%s", isnan(m->max_ulp) ? "n/a" : rp_s(rep, "%.3g", m->max_ulp));
+    rp_doc_cell(D, t, RP_CLS_PLAIN, "%s", isnan(m->max_ulp) ? "n/a" : rp_s(rep, "%.0f", m->max_ulp));
     rp_doc_row(D, t);
     rp_doc_cell(D, t, RP_CLS_PLAIN, "Elements outside tolerance");
     rp_doc_cell(D, t, RP_CLS_PLAIN, "%llu of %llu (%s%%); %llu elements differ bitwise",
