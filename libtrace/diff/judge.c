@@ -106,6 +106,9 @@ static void decide(const tt_diff *d, tt_diff_pair *p, double baseline)
             return;
         }
     }
+    /* every test passed (elements outside the element tolerance included, when drift explains them) */
+    if (p->numeric_verdict == TT_DIFF_MISMATCH)
+        p->numeric_verdict = TT_DIFF_WITHIN_TOL;
     j->decided_by = p->numeric_verdict == TT_DIFF_MATCH ? TT_DIFF_BY_NONE : TT_DIFF_BY_WITHIN;
 }
 
