@@ -210,7 +210,8 @@ typedef enum tt_diff_decision {
  *              AMPLIFIED when the baseline did.
  *   fit        left - right = alpha*right + beta over the elements that are not outliers (least squares), with
  *              heteroscedasticity-robust t statistics; |t| > stat_threshold and |alpha| (|beta|/scale) above
- *              max(unit/4, baseline) is a MISMATCH (SCALE / OFFSET): rounding noise is unbiased and uncorrelated
+ *              max(unit/3, f x baseline) is a MISMATCH (SCALE / OFFSET; f = 1 up to |t| = 1.6 x the threshold, then
+ *              1.6 x threshold / |t|, at least 1/2): rounding noise is unbiased and uncorrelated
  *              with the values, a scale or bias error is neither. Needs 256 elements.
  *   nonfinite  NaN/Inf on a side make the pair a MISMATCH (root cause NONFINITE) unless allow_nonfinite and both
  *              sides agree; -inf on both sides at the same elements (masked attention scores) is accepted, -inf
