@@ -1,7 +1,7 @@
 /*
  * measure.c — step 2 of the diff pipeline (see core.h), comparing the pairs: a pool of worker threads takes pairs in
- * order from an atomic counter; each worker has its own reader per file (a reader handle is single-threaded) and two reusable buffers, so memory is
- * a few tensors per thread whatever the file size. Tensors larger than opts.slab_bytes are compared in row slabs.
+ * order from an atomic counter; each worker has its own reader per file (a reader handle is single-threaded) and
+ * two reusable buffers, so memory is a few tensors per thread whatever the file size. Tensors larger than opts.slab_bytes are compared in row slabs.
  * Hash-equal pairs are MATCH without reading. Each worker writes only the pairs it took, so no lock is needed.
  * Two whole f32/bf16 records with statistics are compared with the stored norms (see measure_kernel.c); the side
  * read first alternates from pair to pair, and the buffers ask for huge pages (both for the cache and the TLB).

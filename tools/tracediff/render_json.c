@@ -176,7 +176,8 @@ static cJSON *nonfinite_json(jctx *c, const tt_diff_nonfinite *nf, int ndim)
     for (int i = 0; co && nf->first >= 0 && i < ndim; i++)
         u64(c, co, NULL, nf->first_coord[i]);
     add(c, o, "first_coord", co);
-    str(c, o, "first_value", nf->first < 0 ? NULL : isnan(nf->first_value) ? "nan" : nf->first_value > 0 ? "inf" : "-inf");
+    const char *fv = nf->first < 0 ? NULL : isnan(nf->first_value) ? "nan" : nf->first_value > 0 ? "inf" : "-inf";
+    str(c, o, "first_value", fv);
     return o;
 }
 

@@ -62,8 +62,8 @@ static void failure_metrics(rp_report *rep, const rp_result *r, const rp_facts *
         rp_doc_row(D, t);
         rp_doc_cell(D, t, RP_CLS_PLAIN, "Scale");
         rp_doc_cell(D, t, RP_CLS_PLAIN, "%s%s", rp_n(rep, j->scale),
-                    j->outliers ? rp_s(rep, " (robust: %llu outlying elements of %llu sampled judged by their own size)",
-                                       (unsigned long long)j->outliers, (unsigned long long)j->sampled)
+                    j->outliers ? rp_s(rep, " (robust: %llu outlying elements of %llu sampled, judged by their own "
+                                            "size)", (unsigned long long)j->outliers, (unsigned long long)j->sampled)
                                 : " (the reference's RMS)");
         if (j->fit_n && (j->alpha_t != 0 || j->beta_t != 0)) {
             rp_doc_row(D, t);
