@@ -1,7 +1,7 @@
 /*
  * measure.h — step 2 of the diff pipeline (see core.h): reading and comparing every pair (measure.c, worker
  * threads) with the element kernels (measure_kernel.c, measure_simd.c), and the detail pass over one pair.
- * Calls only core and pair.
+ * Calls only core.
  */
 #ifndef TT_DIFF_MEASURE_H
 #define TT_DIFF_MEASURE_H
