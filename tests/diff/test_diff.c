@@ -390,7 +390,8 @@ static void test_pairing(void)
     if (p) {
         CHECK(p->flags & TT_DIFF_PAIR_DTYPES);
         CHECK_EQ_INT(p->verdict, TT_DIFF_WITHIN_TOL); /* exact values in both types */
-        CHECK(p->m.max_ulp < 0);
+        CHECK(p->m.max_ulp == 0);                     /* in units of the coarser dtype */
+        CHECK(p->j.ulp_dtype == (p->left.dtype == TT_F32 ? p->right.dtype : p->left.dtype));
     }
     /* the unknown stage x_in sits after q_post_rope, where it was captured */
     tt_diff_info in;

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "diff_impl.h"
+#include "measure.h"
 #include "tt/diff.h"
 #include "tt/dtype.h"
 #include "tt/reader.h"

@@ -1,5 +1,5 @@
 /*
- * fuzz_tolfile.c — libFuzzer target for the tolerance-file parser (tt_diff_tol_parse in libtrace/src/diff_tol.c).
+ * fuzz_tolfile.c — libFuzzer target for the tolerance-file parser (tt_diff_tol_parse in libtrace/diff/tol.c).
  * The input is a tolerance file. Whatever it holds, the parser returns TT_OK or an error with a message; and
  * what it accepts must survive a round trip: the table written back by tt_diff_tols_format() parses again into
  * a table of the same size that formats to the same text.

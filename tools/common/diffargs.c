@@ -89,6 +89,8 @@ int cli_diff_arg(cli_diff_args *a, int opt, const char *arg)
     case CLI_DIFF_OPT_JRATIO: a->o.jump_ratio = positive("jump-ratio", arg, 1); return 1;
     case CLI_DIFF_OPT_JFLOOR: a->o.jump_floor = positive("jump-floor", arg, 0); return 1;
     case CLI_DIFF_OPT_VERIFY: a->o.verify_identical = 1; return 1;
+    case CLI_DIFF_OPT_NONFINITE: a->o.allow_nonfinite = 1; return 1;
+    case CLI_DIFF_OPT_STAT: a->o.stat_threshold = positive("stat-threshold", arg, 1); return 1;
     case CLI_DIFF_OPT_THREADS: a->o.threads = (uint32_t)cli_parse_u64("threads", arg, 1, 16); return 1;
     case CLI_DIFF_OPT_TOPK: a->o.topk = (uint32_t)cli_parse_u64("topk", arg, 1, 1024); return 1;
     default: return 0;

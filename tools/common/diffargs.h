@@ -1,7 +1,7 @@
 /*
  * diffargs.h — the diff options tracediff and `tracereport --run` share: the two sides (--left, --right,
  * --where), pairing (--key, --align, --stages, --cache-points), judging (--mode, --tol, --tol-file,
- * --jump-ratio, --jump-floor, --verify-identical, --threads, --topk). One parser, so both tools accept the
+ * --jump-ratio, --jump-floor, --stat-threshold, --allow-nonfinite, --verify-identical, --threads, --topk). One parser, so both tools accept the
  * same text and give the same errors. Values are checked with the library's own parsers; a bad one exits
  * with CLI_EXIT_USAGE naming the option.
  */
@@ -21,7 +21,7 @@ enum {
     CLI_DIFF_OPT_LEFT = 1000, CLI_DIFF_OPT_RIGHT, CLI_DIFF_OPT_WHERE, CLI_DIFF_OPT_KEY, CLI_DIFF_OPT_ALIGN,
     CLI_DIFF_OPT_STAGES, CLI_DIFF_OPT_CACHE, CLI_DIFF_OPT_MODE, CLI_DIFF_OPT_TOL, CLI_DIFF_OPT_TOLFILE,
     CLI_DIFF_OPT_JRATIO, CLI_DIFF_OPT_JFLOOR, CLI_DIFF_OPT_VERIFY, CLI_DIFF_OPT_THREADS, CLI_DIFF_OPT_TOPK,
-    CLI_DIFF_OPT_END
+    CLI_DIFF_OPT_NONFINITE, CLI_DIFF_OPT_STAT, CLI_DIFF_OPT_END
 };
 
 /* The long options, to put into a tool's getopt_long table. */
@@ -36,6 +36,8 @@ enum {
     {"jump-ratio", required_argument, NULL, CLI_DIFF_OPT_JRATIO},                                               \
     {"jump-floor", required_argument, NULL, CLI_DIFF_OPT_JFLOOR},                                               \
     {"verify-identical", no_argument, NULL, CLI_DIFF_OPT_VERIFY},                                               \
+    {"allow-nonfinite", no_argument, NULL, CLI_DIFF_OPT_NONFINITE},                                             \
+    {"stat-threshold", required_argument, NULL, CLI_DIFF_OPT_STAT},                                             \
     {"threads", required_argument, NULL, CLI_DIFF_OPT_THREADS}, {"topk", required_argument, NULL, CLI_DIFF_OPT_TOPK}
 
 typedef struct cli_diff_args {

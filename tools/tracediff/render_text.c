@@ -69,15 +69,46 @@ static void metrics_line(const tt_diff_pair *p, FILE *f)
                     p->right.stats.max, p->left.stats.mean, p->right.stats.mean);
         return;
     }
-    fprintf(f, "      max |diff| %.4g at [", m->max_abs);
+    const tt_diff_judgement *j = &p->j;
     int nd = p->left.ndim;
-    for (int i = 0; i < nd; i++)
-        fprintf(f, "%s%" PRIu64, i ? "," : "", m->max_abs_coord[i]);
-    fprintf(f, "] (left %.7g, right %.7g), rel L2 %.3g, cosine %.9g", m->max_abs_left, m->max_abs_right, m->rel_l2,
-            m->cosine);
-    if (m->max_ulp >= 0)
-        fprintf(f, ", max ULP %.0f", m->max_ulp);
-    fputc('\n', f);
+    for (int s = 0; s < 2; s++) {
+        const tt_diff_nonfinite *nf = &j->nonfinite[s];
+        if (!nf->nan && !nf->inf)
+            continue;
+        fprintf(f, "      %s: %" PRIu64 " NaN, %" PRIu64 " Inf; first %g at [", s ? "right" : "left", nf->nan, nf->inf,
+                nf->first_value);
+        for (int i = 0; i < nd; i++)
+            fprintf(f, "%s%" PRIu64, i ? "," : "", nf->first_coord[i]);
+        fputs("]\n", f);
+    }
+    uint64_t bad = j->nonfinite[0].nan + j->nonfinite[0].inf + j->nonfinite[1].nan + j->nonfinite[1].inf;
+    if (bad && isnan(m->rel_l2)) {
+        fprintf(f, "      no element is finite on both sides: no max |diff|, relative L2 or cosine to report\n");
+    } else {
+        fprintf(f, "      max |diff| %.4g at [", m->max_abs);
+        for (int i = 0; i < nd; i++)
+            fprintf(f, "%s%" PRIu64, i ? "," : "", m->max_abs_coord[i]);
+        fprintf(f, "] (left %.7g, right %.7g), rel L2 %.3g, cosine %.9g", m->max_abs_left, m->max_abs_right,
+                m->rel_l2, m->cosine);
+        if (m->max_ulp >= 0)
+            fprintf(f, ", max ULP %.3g%s%s", m->max_ulp, (p->flags & TT_DIFF_PAIR_DTYPES) ? " of " : "",
+                    (p->flags & TT_DIFF_PAIR_DTYPES) ? tt_dtype_name(j->ulp_dtype) : "");
+        if (bad)
+            fputs(" (finite elements only)", f);
+        fputc('\n', f);
+    }
+    if (p->flags & TT_DIFF_PAIR_DTYPES)
+        fprintf(f, "      dtypes differ: left %s, right %s; judged at %s\n", tt_dtype_name(p->left.dtype),
+                tt_dtype_name(p->right.dtype), tt_dtype_name(j->precision));
+    fprintf(f, "      judged error %.3g (%.2f units of %s), inputs %.3g, allowed %.3g (floor %.3g); scale %.4g%s",
+            j->error, j->unit > 0 ? j->error / j->unit : 0.0, tt_dtype_name(j->precision), j->baseline, j->allowed,
+            j->floor, j->scale, j->outliers ? "" : "");
+    if (j->outliers)
+        fprintf(f, " (robust: %" PRIu64 " outlying elements in %" PRIu64 " sampled)", j->outliers, j->sampled);
+    if (j->fit_alpha_t != 0 || j->fit_beta_t != 0)
+        fprintf(f, "; fit a = 1%+.3g (t %.3g), b = %+.3g scale (t %.3g) over %" PRIu64, j->fit_alpha, j->fit_alpha_t,
+                j->fit_beta, j->fit_beta_t, j->fit_n);
+    fprintf(f, "; decided by %s\n", tt_diff_decision_name(j->decided_by));
     fprintf(f, "      %" PRIu64 " of %" PRIu64 " elements outside atol %.3g + rtol %.3g x |right| (%s", m->outside_tol,
             m->elems, m->atol, m->rtol, m->tol_source ? m->tol_source : "default");
     if (m->atol_rms > 0)
@@ -157,15 +188,29 @@ void render_text(const tt_diff *d, const render_opts *o, FILE *f)
     uint64_t ne = tt_diff_evidence_count(d), shown_j = 0;
     for (uint64_t i = 0; i < ne; i++) {
         const tt_diff_evidence *e = tt_diff_evidence_at(d, i);
-        if (e->kind == TT_DIFF_EV_JUMP && shown_j < 3) {
-            fprintf(f, "  jump: %s\n", e->text);
+        if ((e->kind == TT_DIFF_EV_JUMP || e->kind == TT_DIFF_EV_FRESH || e->kind == TT_DIFF_EV_STRUCTURED ||
+             e->kind == TT_DIFF_EV_NONFINITE) && shown_j < 3) {
+            static const char *const kn[] = {"amplified", "", "", "", "", "fresh", "structured", "non-finite"};
+            fprintf(f, "  %s: %s\n", kn[e->kind], e->text);
             shown_j++;
+        } else if (e->kind == TT_DIFF_EV_DTYPES) {
+            fprintf(f, "  dtypes: %s\n", e->text);
         } else if (e->kind == TT_DIFF_EV_WARNING || e->kind == TT_DIFF_EV_NOTE) {
             fprintf(f, "  %s: %s\n", e->kind == TT_DIFF_EV_WARNING ? "warning" : "note", e->text);
         }
     }
-    if (c.jumps > shown_j)
-        fprintf(f, "  (%" PRIu64 " jumps in all)\n", c.jumps);
+    if (c.jumps + c.structured + c.nonfinite > shown_j)
+        fprintf(f, "  (%" PRIu64 " judged-error, %" PRIu64 " scale/offset findings, %" PRIu64
+                   " pairs with NaN/Inf in all)\n", c.jumps, c.structured, c.nonfinite);
+    for (int s = 0; s < 2; s++) {
+        const tt_diff_pair *np = tt_diff_first_nonfinite(d, s);
+        if (!np)
+            continue;
+        const tt_diff_nonfinite *nf = &np->j.nonfinite[s];
+        fprintf(f, "  NaN/Inf on the %s side first at %s (%" PRIu64 " NaN, %" PRIu64 " Inf there; first %g at "
+                   "element %" PRId64 ")\n", s ? "right" : "left", render_pair_label(np, lab, sizeof lab), nf->nan,
+                nf->inf, nf->first_value, nf->first);
+    }
     uint64_t nk = tt_diff_kv_check_count(d), kp = 0, kf = 0, kn = 0;
     for (uint64_t i = 0; i < nk; i++) {
         const tt_diff_kv_check *k = tt_diff_kv_check_at(d, i);
@@ -292,8 +337,8 @@ void render_tsv(const tt_diff *d, FILE *f)
     }
 }
 
-static const char *const flag_names[] = {"hash_skip", "compared", "stats_only", "hash_only", "error",
-                                         "duplicate", "rows", "jump", "kv_fail", "dtypes"};
+static const char *const flag_names[] = {"hash_skip", "compared", "stats_only", "hash_only", "error",     "duplicate",
+                                         "rows",      "jump",     "kv_fail",    "dtypes",    "nonfinite", "outliers"};
 
 void render_pairs_tsv(const tt_diff *d, FILE *f)
 {

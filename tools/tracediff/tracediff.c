@@ -46,8 +46,13 @@ static void usage(FILE *f)
             "  --tol-file FILE        tolerances from a file (POINT LAYER RTOL ATOL lines; see README.md)\n"
             "  --calibrate FILE       write tolerances observed in this (known-good) comparison x --margin\n"
             "  --margin X             calibration margin (default 4)\n"
-            "  --jump-ratio X         error jump threshold against the stages feeding a pair (default 100)\n"
-            "  --jump-floor X         inputs' error counts as at least X dtype epsilons (default 1)\n"
+            "  --jump-ratio X         amplification bound: a stage's judged error above X times its inputs'\n"
+            "                         is a mismatch (default 4)\n"
+            "  --jump-floor X         fresh floor in units of the stage precision's epsilon: an error above it\n"
+            "                         is a mismatch whatever the inputs (default 1 for 8/16-bit, 64 for f32/f64)\n"
+            "  --stat-threshold T     |t| of a scale or offset fit that is a finding (default 10)\n"
+            "  --allow-nonfinite      accept NaN/Inf that both sides hold at the same elements (default: any\n"
+            "                         NaN/Inf is a mismatch, root cause NONFINITE)\n"
             "  --verify-identical     read and compare hash-equal pairs too\n"
             "  --threads N            comparison threads (default: online CPUs, at most 16)\n"
             "\n"
@@ -63,7 +68,7 @@ static void usage(FILE *f)
             "  -V, --version          print the version\n"
             "\n"
             "Exit status: 0 identical or structural drift only, 1 mismatch (a bug), 2 usage or input error\n"
-            "(unreadable file, a side that selects nothing, no pair, bad tolerance file) and N/A (kv_aligned\n"
+            "(unreadable or damaged file, a side that selects nothing, no pair, bad tolerance file) and N/A (kv_aligned\n"
             "without the evidence it needs), 3 output could not be written, 4 internal error (e.g. out of memory).\n");
 }
 

@@ -27,7 +27,7 @@ typedef enum rp_mode { RP_NUMERIC = 0, RP_AS_DESIGNED = 1, RP_KV_ALIGNED = 2 } r
 
 /* Pair flags, the names of the schema's "flags" array in order (bit i = name i). */
 #define RP_FLAG_NAMES {"hash_skip", "compared", "stats_only", "hash_only", "error", "duplicate", "rows", "jump", \
-                       "kv_fail", "dtypes"}
+                       "kv_fail", "dtypes", "nonfinite", "outliers"}
 #define RP_F_HASH_SKIP 0x001u
 #define RP_F_COMPARED 0x002u
 #define RP_F_STATS_ONLY 0x004u
@@ -38,6 +38,8 @@ typedef enum rp_mode { RP_NUMERIC = 0, RP_AS_DESIGNED = 1, RP_KV_ALIGNED = 2 } r
 #define RP_F_JUMP 0x080u
 #define RP_F_KV_FAIL 0x100u
 #define RP_F_DTYPES 0x200u
+#define RP_F_NONFINITE 0x400u
+#define RP_F_OUTLIERS 0x800u
 
 typedef struct rp_stats {
     int present;
@@ -105,6 +107,17 @@ typedef struct rp_worst {
     double left, right, abs_err;
 } rp_worst;
 
+/* What decided the first failing pair's verdict (tracediff's "judgement"; absent in older JSON: has = 0). */
+typedef struct rp_judgement {
+    int has;
+    const char *decided_by, *precision, *ulp_dtype;
+    double unit, scale, error, baseline, floor, allowed;
+    uint64_t outliers, sampled, fit_n;
+    double alpha, alpha_t, beta, beta_t;
+    uint64_t nan[2], inf[2]; /* left, right */
+    int64_t first[2];        /* first NaN/Inf element, or -1 */
+} rp_judgement;
+
 typedef struct rp_failure {
     int present;
     int32_t layer;
@@ -123,9 +136,13 @@ typedef struct rp_failure {
     uint64_t *counts;
     size_t nworst;
     rp_worst *worst;
+    rp_judgement j;
 } rp_failure;
 
-typedef enum rp_ev_kind { RP_EV_JUMP = 0, RP_EV_STATS, RP_EV_QKV, RP_EV_NOTE, RP_EV_WARNING } rp_ev_kind;
+typedef enum rp_ev_kind {
+    RP_EV_JUMP = 0, RP_EV_STATS, RP_EV_QKV, RP_EV_NOTE, RP_EV_WARNING, RP_EV_FRESH, RP_EV_STRUCTURED, RP_EV_NONFINITE,
+    RP_EV_DTYPES
+} rp_ev_kind;
 typedef struct rp_evidence {
     rp_ev_kind kind;
     int64_t pair;

@@ -253,7 +253,8 @@ static int get_enum(jx *x, const cJSON *o, const char *key, const char *where, c
 static const char *const verdict_names[] = {"MATCH", "WITHIN_TOL", "MISMATCH", "MISSING"};
 static const char *const overall_names[] = {"IDENTICAL", "STRUCTURAL_DRIFT", "MISMATCH", "N/A"};
 static const char *const mode_names[] = {"numeric", "as_designed", "kv_aligned"};
-static const char *const ev_names[] = {"jump", "stats", "qkv", "note", "warning"};
+static const char *const ev_names[] = {"jump",       "stats",     "qkv",   "note", "warning", "fresh",
+                                       "structured", "nonfinite", "dtypes"};
 static const char *const kv_names[] = {"cache_prefix", "cache_write", "causal"};
 static const char *const kv_results[] = {"fail", "pass", "n/a"};
 static const char *const side_names[] = {"left", "right", "both"};
@@ -568,6 +569,52 @@ static void load_groups(jx *x, const cJSON *root, rp_result *r, size_t npairs)
     }
 }
 
+/* The first failure's "judgement" (optional: JSON from before it existed has none). */
+static void load_judgement(jx *x, const cJSON *o, rp_judgement *jd)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "judgement");
+    if (!v || cJSON_IsNull(v))
+        return;
+    const char *w = "first_failure.judgement";
+    if (!cJSON_IsObject(v)) {
+        fail(x, w, "expected an object, found %s", type_name(v));
+        return;
+    }
+    jd->has = 1;
+    jd->decided_by = get_str(x, v, "decided_by", w, 0);
+    jd->precision = get_str(x, v, "precision", w, 0);
+    jd->ulp_dtype = get_str(x, v, "ulp_dtype", w, 0);
+    jd->unit = get_num(x, v, "unit", w);
+    jd->scale = get_num(x, v, "scale", w);
+    jd->outliers = get_count(x, v, "outliers", w);
+    jd->sampled = get_count(x, v, "sampled", w);
+    jd->error = get_num(x, v, "error", w);
+    jd->baseline = get_num(x, v, "baseline", w);
+    jd->floor = get_num(x, v, "floor", w);
+    jd->allowed = get_num(x, v, "allowed", w);
+    const cJSON *fit = get_obj(x, v, "fit", w, 0);
+    if (fit) {
+        const char *wf = "first_failure.judgement.fit";
+        jd->fit_n = get_count(x, fit, "n", wf);
+        jd->alpha = get_num(x, fit, "alpha", wf);
+        jd->alpha_t = get_num(x, fit, "alpha_t", wf);
+        jd->beta = get_num(x, fit, "beta", wf);
+        jd->beta_t = get_num(x, fit, "beta_t", wf);
+    }
+    static const char *const sides[2] = {"nonfinite_left", "nonfinite_right"};
+    for (int s = 0; s < 2; s++) {
+        const cJSON *nf = get_obj(x, v, sides[s], w, 0);
+        jd->first[s] = -1;
+        if (!nf)
+            continue;
+        jd->nan[s] = get_count(x, nf, "nan", sides[s]);
+        jd->inf[s] = get_count(x, nf, "inf", sides[s]);
+        const cJSON *fi = cJSON_GetObjectItemCaseSensitive(nf, "first");
+        if (cJSON_IsNumber(fi))
+            jd->first[s] = (int64_t)fi->valuedouble;
+    }
+}
+
 static void load_failure(jx *x, const cJSON *root, rp_result *r)
 {
     rp_failure *f = &r->ff;
@@ -597,6 +644,7 @@ static void load_failure(jx *x, const cJSON *root, rp_result *r)
     }
     f->verdict = (rp_verdict)get_enum(x, o, "verdict", w, verdict_names, 4);
     load_metrics(x, o, w, &f->m);
+    load_judgement(x, o, &f->j);
     load_side(x, o, "left", w, &f->left);
     load_side(x, o, "right", w, &f->right);
     const cJSON *h = get_obj(x, o, "histogram", w, 1);
@@ -691,7 +739,7 @@ static void load_evidence(jx *x, const cJSON *root, rp_result *r)
             return;
         }
         rp_evidence *e = &r->evidence[r->nevidence];
-        e->kind = (rp_ev_kind)get_enum(x, o, "kind", w, ev_names, 5);
+        e->kind = (rp_ev_kind)get_enum(x, o, "kind", w, ev_names, (int)(sizeof ev_names / sizeof ev_names[0]));
         e->pair = get_index(x, o, "pair", w, r->npairs, "pair");
         e->a = get_num(x, o, "a", w);
         e->b = get_num(x, o, "b", w);

@@ -114,6 +114,34 @@ static rp_verdict verdict_of(tt_diff_verdict v)
     }
 }
 
+/* The first failure's judgement, as tracediff's JSON writer gives it (non-finite numbers as unknown). */
+static void judgement_from(rp_arena *a, rp_judgement *o, const tt_diff_pair *p, int *oom)
+{
+    const tt_diff_judgement *j = &p->j;
+    o->has = 1;
+    copy_str(a, &o->decided_by, tt_diff_decision_name(j->decided_by), oom);
+    copy_str(a, &o->precision, tt_dtype_name(j->precision), oom);
+    copy_str(a, &o->ulp_dtype, tt_dtype_name(j->ulp_dtype), oom);
+    o->unit = fin(j->unit);
+    o->scale = fin(j->scale);
+    o->outliers = j->outliers;
+    o->sampled = j->sampled;
+    o->error = fin(j->error);
+    o->baseline = fin(j->baseline);
+    o->floor = fin(j->floor);
+    o->allowed = fin(j->allowed);
+    o->fit_n = j->fit_n;
+    o->alpha = fin(j->fit_alpha);
+    o->alpha_t = fin(j->fit_alpha_t);
+    o->beta = fin(j->fit_beta);
+    o->beta_t = fin(j->fit_beta_t);
+    for (int s = 0; s < 2; s++) {
+        o->nan[s] = j->nonfinite[s].nan;
+        o->inf[s] = j->nonfinite[s].inf;
+        o->first[s] = j->nonfinite[s].first;
+    }
+}
+
 static void failure_from(rp_arena *a, rp_result *r, const tt_diff *d, int *oom)
 {
     rp_failure *f = &r->ff;
@@ -139,6 +167,8 @@ static void failure_from(rp_arena *a, rp_result *r, const tt_diff *d, int *oom)
         copy_str(a, &f->right_phase, p->right.present ? p->right.key.phase : NULL, oom);
         f->verdict = verdict_of(p->verdict);
         metrics_from(a, &f->m, p, oom);
+        if (p->left.present && p->right.present)
+            judgement_from(a, &f->j, p, oom);
         side_from(a, &f->left, &p->left, oom);
         side_from(a, &f->right, &p->right, oom);
     } else {
@@ -307,7 +337,7 @@ rp_result *rp_load_diff(const tt_diff *d, const rp_run_sides *sides)
         o->verdict = verdict_of(p->verdict);
         o->numeric_verdict = verdict_of(p->numeric_verdict);
         copy_str(a, &o->root_cause, p->root_cause, &oom);
-        o->flags = p->flags & 0x3FFu; /* TT_DIFF_PAIR_* and RP_F_* share their bits */
+        o->flags = p->flags & 0xFFFu; /* TT_DIFF_PAIR_* and RP_F_* share their bits */
         copy_str(a, &o->error, p->error, &oom);
         side_from(a, &o->left, &p->left, &oom);
         side_from(a, &o->right, &p->right, &oom);

@@ -35,7 +35,7 @@ static void failure_metrics(rp_report *rep, const rp_result *r, const rp_facts *
     rp_doc_cell(D, t, RP_CLS_PLAIN, "%s", rp_s(rep, "%.9g", m->cosine));
     rp_doc_row(D, t);
     rp_doc_cell(D, t, RP_CLS_PLAIN, "Max ULP distance");
-    rp_doc_cell(D, t, RP_CLS_PLAIN, "%s", isnan(m->max_ulp) ? "n/a (dtypes differ)" : rp_s(rep, "%.0f", m->max_ulp));
+    rp_doc_cell(D, t, RP_CLS_PLAIN, "%s", isnan(m->max_ulp) ? "n/a" : rp_s(rep, "%.0f", m->max_ulp));
     rp_doc_row(D, t);
     rp_doc_cell(D, t, RP_CLS_PLAIN, "Elements outside tolerance");
     rp_doc_cell(D, t, RP_CLS_PLAIN, "%llu of %llu (%s%%); %llu elements differ bitwise",
@@ -51,6 +51,44 @@ static void failure_metrics(rp_report *rep, const rp_result *r, const rp_facts *
     rp_doc_cell(D, t, RP_CLS_PLAIN, "NaN / Inf disagreements");
     rp_doc_cell(D, t, RP_CLS_PLAIN, "%llu / %llu", (unsigned long long)m->nan_mismatch,
                 (unsigned long long)m->inf_mismatch);
+    const rp_judgement *j = &ff->j;
+    if (j->has) {
+        rp_doc_row(D, t);
+        rp_doc_cell(D, t, RP_CLS_PLAIN, "Decided by");
+        rp_doc_cell(D, t, RP_CLS_BAD, "%s: judged error %s (%s units of %s) against its inputs' %s; allowed %s "
+                    "(floor %s, or the inputs' error times the amplification bound)", j->decided_by,
+                    rp_n(rep, j->error), rp_s(rep, "%.3g", j->unit > 0 ? j->error / j->unit : 0.0), j->precision,
+                    rp_n(rep, j->baseline), rp_n(rep, j->allowed), rp_n(rep, j->floor));
+        rp_doc_row(D, t);
+        rp_doc_cell(D, t, RP_CLS_PLAIN, "Scale");
+        rp_doc_cell(D, t, RP_CLS_PLAIN, "%s%s", rp_n(rep, j->scale),
+                    j->outliers ? rp_s(rep, " (robust: %llu outlying elements of %llu sampled, judged by their own "
+                                            "size)", (unsigned long long)j->outliers, (unsigned long long)j->sampled)
+                                : " (the reference's RMS)");
+        if (j->fit_n && (j->alpha_t != 0 || j->beta_t != 0)) {
+            rp_doc_row(D, t);
+            rp_doc_cell(D, t, RP_CLS_PLAIN, "Fit left = a x right + b");
+            int by_fit = strcmp(j->decided_by, "scale") == 0 || strcmp(j->decided_by, "offset") == 0;
+            rp_doc_cell(D, t, by_fit ? RP_CLS_BAD : RP_CLS_PLAIN,
+                        "a = 1 %s (t %s), b = %s x scale (t %s) over %llu elements",
+                        rp_s(rep, "%+.3g", j->alpha), rp_s(rep, "%.3g", j->alpha_t), rp_s(rep, "%+.3g", j->beta),
+                        rp_s(rep, "%.3g", j->beta_t), (unsigned long long)j->fit_n);
+        }
+        if (j->nan[0] + j->inf[0] + j->nan[1] + j->inf[1]) {
+            rp_doc_row(D, t);
+            rp_doc_cell(D, t, RP_CLS_PLAIN, "Non-finite values");
+            rp_doc_cell(D, t, RP_CLS_BAD, "left %llu NaN %llu Inf (first at element %lld), right %llu NaN %llu Inf "
+                        "(first at element %lld)", (unsigned long long)j->nan[0], (unsigned long long)j->inf[0],
+                        (long long)j->first[0], (unsigned long long)j->nan[1], (unsigned long long)j->inf[1],
+                        (long long)j->first[1]);
+        }
+        if (strcmp(ff->left.dtype ? ff->left.dtype : "", ff->right.dtype ? ff->right.dtype : "") != 0) {
+            rp_doc_row(D, t);
+            rp_doc_cell(D, t, RP_CLS_PLAIN, "Dtypes");
+            rp_doc_cell(D, t, RP_CLS_PLAIN, "left %s, right %s: judged at %s, ULPs of %s at the reference value",
+                        ff->left.dtype, ff->right.dtype, j->precision, j->ulp_dtype);
+        }
+    }
     if (f->ffp) {
         const rp_pair *p = f->ffp;
         rp_doc_row(D, t);

@@ -93,11 +93,16 @@ typedef struct tt_diff_options {
     const char *cache_points; /* NULL = TT_DIFF_DEFAULT_CACHE_POINTS */
     const tt_diff_tols *tols; /* per point/layer tolerances (copied); NULL = the dtype defaults only */
     uint32_t threads;         /* comparison threads; 0 = online CPUs, at most 16 */
-    double jump_ratio;        /* a pair's rel. L2 error above ratio x its inputs' is a jump; 0 = 100 */
-    double jump_floor;        /* inputs' error counted as at least floor x the dtype's epsilon; 0 = 1 */
+    double jump_ratio;        /* amplification bound: a stage's judged error above ratio x its inputs' (the
+                                 baseline) is a MISMATCH (see "Judgement"); 0 = 4 */
+    double jump_floor;        /* fresh floor in units of the stage precision's epsilon: an error above it is a
+                                 MISMATCH whatever the baseline; 0 = the precision's default (see "Judgement") */
     uint32_t topk;            /* worst elements kept for the first failure; 0 = 16, at most 1024 */
     uint64_t slab_bytes;      /* tensors above this are compared in row slabs; 0 = 64 MiB */
     int verify_identical;     /* nonzero: read and compare hash-equal pairs too (default: MATCH unread) */
+    int allow_nonfinite;      /* nonzero: NaN/Inf that both sides hold at the same elements are accepted (still
+                                 reported); default: any NaN/Inf makes its pair a MISMATCH (root cause NONFINITE) */
+    double stat_threshold;    /* |t| above which a scale or offset fit is a finding; 0 = 10 */
 } tt_diff_options;
 
 /* designated, so that -Wmissing-field-initializers stays quiet in callers */
@@ -127,7 +132,9 @@ typedef enum tt_diff_overall {
 #define TT_DIFF_PAIR_ROWS 0x040u       /* at least one side is a row range of a larger record */
 #define TT_DIFF_PAIR_JUMP 0x080u       /* its error jumps above its inputs' (jump_ratio, jump_baseline) */
 #define TT_DIFF_PAIR_KV_FAIL 0x100u    /* a KV-cache check on this pair failed (kv_aligned) */
-#define TT_DIFF_PAIR_DTYPES 0x200u     /* the sides have different dtypes: compared by value, no ULP */
+#define TT_DIFF_PAIR_DTYPES 0x200u     /* the sides have different dtypes: compared by value, ULPs of the coarser */
+#define TT_DIFF_PAIR_NONFINITE 0x400u  /* a side holds NaN or Inf in the compared region */
+#define TT_DIFF_PAIR_OUTLIERS 0x800u   /* the reference has outlying elements: judged on the robust scale */
 
 /* One side of a pair: the record (strings owned by the diff) and the rows of it that were compared. */
 typedef struct tt_diff_side {
@@ -154,7 +161,9 @@ typedef struct tt_diff_metrics {
     double max_abs_left, max_abs_right;  /* the two values there */
     double rel_l2;         /* ||left - right|| / ||right||; 0 when both are 0, +inf when only right is 0 */
     double cosine;         /* <l,r> / (||l|| ||r||); 1 when both are 0, 0 when one is */
-    double max_ulp;        /* max distance in units in the last place of the stored dtype; -1 if dtypes differ */
+    double max_ulp;        /* max distance in units in the last place of the stored dtype; with two dtypes, the
+                              largest |left - right| in units in the last place of the coarser dtype at the
+                              reference value (ulp_dtype in the judgement); -1 when not known */
     uint64_t outside_tol;  /* elements with |left - right| > atol + rtol*|right| (atol as applied, below) */
     uint64_t nan_mismatch; /* elements NaN on one side only */
     uint64_t inf_mismatch; /* elements infinite on one side and not the same infinity on the other */
@@ -163,6 +172,68 @@ typedef struct tt_diff_metrics {
     double ref_rms;        /* RMS of the right (reference) record: its stored l2 / sqrt(elements) */
     const char *tol_source; /* where it came from: "dtype bf16", "--tol attn_out", "file:3" ... */
 } tt_diff_metrics;
+
+/* Non-finite values of one side of a pair, over the compared region. */
+typedef struct tt_diff_nonfinite {
+    uint64_t nan, inf; /* counts (inf: both signs) */
+    uint64_t neg_inf;  /* of inf, the -inf */
+    uint64_t neg_inf_agree; /* -inf on both sides at the same element (the same on both sides' structs) */
+    int64_t first;     /* flat index of the first NaN or Inf, -1 when none */
+    uint64_t first_coord[TT_MAX_DIMS];
+    double first_value; /* NaN, +inf or -inf */
+} tt_diff_nonfinite;
+
+/* What decided a pair's verdict (the judgement, see "Judgement" below). */
+typedef enum tt_diff_decision {
+    TT_DIFF_BY_NONE = 0,       /* MATCH, MISSING, or not compared from tensors */
+    TT_DIFF_BY_WITHIN = 1,     /* every test passed: WITHIN_TOL */
+    TT_DIFF_BY_TOLERANCE = 2,  /* elements outside the element tolerance */
+    TT_DIFF_BY_FRESH = 3,      /* judged error above the fresh floor while the inputs are (near) exact */
+    TT_DIFF_BY_AMPLIFIED = 4,  /* judged error above ratio x the inputs' error */
+    TT_DIFF_BY_SCALE = 5,      /* the fit left = a*right + b: a != 1 */
+    TT_DIFF_BY_OFFSET = 6,     /* the fit: b != 0 */
+    TT_DIFF_BY_NONFINITE = 7,  /* NaN/Inf on a side (or disagreeing, with allow_nonfinite) */
+    TT_DIFF_BY_ERROR = 8,      /* could not be compared (shapes) */
+    TT_DIFF_BY_KV = 9,         /* a failed KV-cache check */
+    TT_DIFF_BY_HASH = 10       /* as_designed: content hashes differ */
+} tt_diff_decision;
+
+/*
+ * Judgement: a stage is judged by the error it adds beyond what its inputs explain.
+ *   precision  the coarsest dtype of the pair's two sides and of every stage before it in its group's pipeline
+ *              order (an f32 tensor computed from bf16 ones is judged at bf16); unit = its epsilon.
+ *   scale      the reference's robust scale: its RMS, or, when some elements lie beyond 10x the RMS of the others
+ *              (massive channels), the RMS of the others; the default element tolerance's RMS term uses it.
+ *   error      the judged relative error: ||l - r|| / (scale sqrt(n)), each outlying element's difference taken
+ *              relative to its own size (|d| scale / |r|); equal to rel_l2 when there are no outliers. Estimated on
+ *              up to 32,768 elements (contiguous runs spread over the tensor) when there are outliers.
+ *   baseline   the largest error of the stages before it in its layer and of the previous layer's last stage.
+ *   floor      jump_floor x unit (default 1 for 8- and 16-bit precisions: a rounding flip of every element stays
+ *              below it; 64 for f32 and f64, whose stages differ by reduction order, not by rounding).
+ *   allowed    max(floor, jump_ratio x baseline). error > allowed is a MISMATCH: FRESH when the floor decided,
+ *              AMPLIFIED when the baseline did.
+ *   fit        left - right = alpha*right + beta over the elements that are not outliers (least squares), with
+ *              heteroscedasticity-robust t statistics; |t| > stat_threshold and |alpha| (|beta|/scale) above
+ *              max(unit/3, f x baseline) is a MISMATCH (SCALE / OFFSET; f = 1 up to |t| = 1.6 x the threshold, then
+ *              1.6 x threshold / |t|, at least 1/2): rounding noise is unbiased and uncorrelated
+ *              with the values, a scale or bias error is neither. Needs 256 elements.
+ *   nonfinite  NaN/Inf on a side make the pair a MISMATCH (root cause NONFINITE) unless allow_nonfinite and both
+ *              sides agree; -inf on both sides at the same elements (masked attention scores) is accepted, -inf
+ *              on one side only is a MISMATCH named after its stage.
+ */
+typedef struct tt_diff_judgement {
+    tt_dtype precision;
+    tt_dtype ulp_dtype;  /* dtype whose units max_ulp counts (the coarser side's when the dtypes differ) */
+    double unit;         /* epsilon of the precision */
+    double scale;        /* robust scale of the reference */
+    uint64_t outliers;   /* outlying elements seen (in the sample when sampled) */
+    uint64_t sampled;    /* elements the error and the fit were estimated on (0: error = rel_l2, no fit) */
+    double error, baseline, floor, allowed;
+    double fit_alpha, fit_alpha_t, fit_beta, fit_beta_t; /* beta in units of scale; t = 0 when not fitted */
+    uint64_t fit_n;
+    tt_diff_nonfinite nonfinite[2]; /* left, right */
+    tt_diff_decision decided_by;
+} tt_diff_judgement;
 
 typedef struct tt_diff_pair {
     tt_diff_side left, right;
@@ -176,8 +247,9 @@ typedef struct tt_diff_pair {
     const char *point;               /* stage (either side's point) */
     int32_t layer;
     int32_t stage_rank;              /* position in the stage order */
-    double jump_ratio;               /* rel_l2 / max(baseline, floor) when TT_DIFF_PAIR_JUMP */
-    double jump_baseline;            /* max rel_l2 of the stages feeding it */
+    double jump_ratio;               /* error / max(baseline, floor) (the judgement's error) */
+    double jump_baseline;            /* the judgement's baseline */
+    tt_diff_judgement j;             /* the numbers that decided the verdict */
 } tt_diff_pair;
 
 /* A group: the pairs of one prompt/token/position (the key without layer and point) — one row of the seeds'
@@ -198,8 +270,11 @@ typedef struct tt_diff_counts {
     uint64_t errors;         /* pairs that could not be compared */
     uint64_t stats_only;     /* pairs compared by hash/stats only */
     uint64_t hash_skipped;   /* MATCH pairs decided by hash without reading */
-    uint64_t jumps;
+    uint64_t jumps;          /* pairs failed by the judged error: FRESH or AMPLIFIED */
     uint64_t bytes_compared; /* tensor bytes read and compared, both sides */
+    uint64_t nonfinite;      /* pairs with NaN or Inf on a side */
+    uint64_t structured;     /* pairs failed by the scale or offset fit */
+    uint64_t mixed_dtypes;   /* pairs whose sides differ in dtype */
 } tt_diff_counts;
 
 /* Histogram of |left - right| over the first failing pair: edges[i] = 10^(-10 + i/2) (1e-10 .. 1e4);
@@ -229,11 +304,15 @@ typedef struct tt_diff_failure {
 
 /* Evidence items: jumps, stats-only comparisons, kv_aligned indicators, warnings about the inputs. */
 typedef enum tt_diff_evidence_kind {
-    TT_DIFF_EV_JUMP = 0,      /* a = the pair's rel_l2, b = its inputs' max rel_l2 */
+    TT_DIFF_EV_JUMP = 0,      /* amplified: a = the pair's judged error, b = its inputs' (the baseline) */
     TT_DIFF_EV_STATS = 1,     /* stats-only comparison: a = max |stat difference|, b = its tolerance */
     TT_DIFF_EV_QKV = 2,       /* kv_aligned: a Q/K/V or softmax pair: a = rel_l2, b = max_abs */
     TT_DIFF_EV_NOTE = 3,      /* something the reader of the report must know (text) */
-    TT_DIFF_EV_WARNING = 4    /* the inputs look wrong (different models...) */
+    TT_DIFF_EV_WARNING = 4,   /* the inputs look wrong (different models...) */
+    TT_DIFF_EV_FRESH = 5,     /* fresh divergence: a = judged error, b = the floor it exceeds */
+    TT_DIFF_EV_STRUCTURED = 6,/* a scale or offset fit: a = the estimate (alpha, or beta/scale), b = its t */
+    TT_DIFF_EV_NONFINITE = 7, /* NaN/Inf on a side: a = NaN count, b = Inf count */
+    TT_DIFF_EV_DTYPES = 8     /* the sides differ in dtype: judged at the coarser one's unit */
 } tt_diff_evidence_kind;
 
 typedef struct tt_diff_evidence {
@@ -280,6 +359,8 @@ typedef struct tt_diff_info {
     uint32_t threads;
     double seconds;      /* wall time of tt_diff_run */
     const char *left_path, *right_path;
+    double jump_ratio, jump_floor, stat_threshold; /* the judgement's parameters (jump_floor 0: per precision) */
+    int allow_nonfinite;
 } tt_diff_info;
 
 /*! tt_diff_run() : reads both sides, pairs, compares and judges. left_path is required; right_path NULL compares
@@ -291,8 +372,10 @@ typedef struct tt_diff_info {
  *  TT_E_IO / TT_E_NOTTRACE / TT_E_VERSION / TT_E_CORRUPT (a file cannot be opened or read), TT_E_INVAL (bad
  *  options: unknown key field, empty stage name, one file with identical filters), TT_E_NOTFOUND (a side
  *  selects no record: the message names the side and its filter), TT_E_MISMATCH (records on both sides but not
- *  one pair: the message names the key). Problems of single pairs (shapes that do not fit, a damaged tensor)
- *  are not failures of the run: the pair carries TT_DIFF_PAIR_ERROR and is a MISMATCH. */
+ *  one pair: the message names the key). A tensor of a pair that cannot be read (checksum, damaged frame) fails
+ *  the run with TT_E_CORRUPT or TT_E_IO, the message naming the file, the record and the reader's finding (offset
+ *  included): damaged input is never a verdict. Shapes that do not fit are not failures of the run: the pair
+ *  carries TT_DIFF_PAIR_ERROR and is a MISMATCH. */
 TT_API int tt_diff_run(tt_diff **out, const char *left_path, const tt_filter *left_filter, const char *right_path,
                        const tt_filter *right_filter, const tt_diff_options *opts);
 
@@ -321,6 +404,13 @@ TT_API const tt_diff_pair *tt_diff_pair_at(const tt_diff *d, uint64_t i);
 /*! tt_diff_group_count() / tt_diff_group_at() : the groups in order of first capture; NULL out of range. */
 TT_API uint32_t tt_diff_group_count(const tt_diff *d);
 TT_API const tt_diff_group *tt_diff_group_at(const tt_diff *d, uint32_t i);
+
+/*! tt_diff_first_nonfinite() : the first pair in pipeline order (ties: the earlier group) whose `side` (0 left,
+ *  1 right) holds a NaN or an Inf; NULL when none. */
+TT_API const tt_diff_pair *tt_diff_first_nonfinite(const tt_diff *d, int side);
+
+/*! tt_diff_decision_name() : "tolerance", "fresh", "amplified", "scale", "offset", "nonfinite"... */
+TT_API const char *tt_diff_decision_name(tt_diff_decision v);
 
 /*! tt_diff_first_failure() : the earliest failure in pipeline order (ties: the earlier group), with the
  *  histogram and worst elements of its pair; NULL when there is none. */

@@ -1,14 +1,14 @@
 /*
- * diff_run.c — comparing the pairs: a pool of worker threads takes pairs in order from an atomic counter; each
- * worker has its own reader per file (a reader handle is single-threaded) and two reusable buffers, so memory is
- * a few tensors per thread whatever the file size. Tensors larger than opts.slab_bytes are compared in row slabs.
+ * measure.c — step 2 of the diff pipeline (see core.h), comparing the pairs: a pool of worker threads takes pairs in
+ * order from an atomic counter; each worker has its own reader per file (a reader handle is single-threaded) and
+ * two reusable buffers, so memory is a few tensors per thread whatever the file size. Tensors larger than opts.slab_bytes are compared in row slabs.
  * Hash-equal pairs are MATCH without reading. Each worker writes only the pairs it took, so no lock is needed.
- * Two whole f32/bf16 records with statistics are compared with the stored norms (see diff_metrics.c); the side
+ * Two whole f32/bf16 records with statistics are compared with the stored norms (see measure_kernel.c); the side
  * read first alternates from pair to pair, and the buffers ask for huge pages (both for the cache and the TLB).
  */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* MADV_HUGEPAGE */
-#include "diff_impl.h"
+#include "measure.h"
 #include "reader_impl.h"
 
 #include <math.h>
@@ -26,7 +26,7 @@
 
 /* Per-pair error messages, indexed like the pairs; interned by the main thread after the workers end. */
 typedef struct err_slot {
-    char msg[256];
+    char msg[DIFF_ERRMSG];
 } err_slot;
 
 typedef struct shared {
@@ -44,8 +44,19 @@ typedef struct worker {
     tt_reader *r[2];
     uint8_t *buf[2];
     size_t cap[2];
-    int flip; /* which side the next pair of reads starts with */
+    int flip;       /* which side the next pair of reads starts with */
+    double *sx, *sy; /* the sample of the pair being compared (SAMPLE_MAX each) */
 } worker;
+
+/* The sample the robust scale, the judged error of tensors with outliers and the scale/offset fit are computed
+ * on: every element up to SAMPLE_MAX, else SAMPLE_MAX / SAMPLE_RUN contiguous runs spread evenly over the region
+ * (runs, not strides: a sixteenth of the cache lines instead of all of them). */
+#define SAMPLE_MAX 16384
+#define SAMPLE_RUN 256
+/* An element of the reference beyond OUTLIER_X times the RMS of the others is an outlier (a massive channel). */
+#define OUTLIER_X 10.0
+/* Fewer elements than this (finite, not outliers) and there is no fit. */
+#define FIT_MIN 32
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
@@ -228,24 +239,150 @@ static void compare_stats(tt_diff_pair *p)
 static int read_both(worker *w, const tt_diff_side *l, const tt_diff_side *r, uint64_t l0, uint64_t r0, uint64_t lnr,
                      uint64_t rnr, char *err, size_t errlen)
 {
-    int rc = TT_OK;
+    int rc = TT_OK, s = 0;
+    char msg[200] = "";
     for (int k = 0; k < 2 && rc == TT_OK; k++) {
-        int s = k ^ w->flip;
-        rc = s ? diff_read_rows(w->r[1], r, r0, rnr, &w->buf[1], &w->cap[1], err, errlen)
-               : diff_read_rows(w->r[0], l, l0, lnr, &w->buf[0], &w->cap[0], err, errlen);
+        s = k ^ w->flip;
+        rc = s ? diff_read_rows(w->r[1], r, r0, rnr, &w->buf[1], &w->cap[1], msg, sizeof msg)
+               : diff_read_rows(w->r[0], l, l0, lnr, &w->buf[0], &w->cap[0], msg, sizeof msg);
     }
     w->flip ^= 1;
+    if (rc != TT_OK) {
+        const tt_diff *d = w->sh->d;
+        const tt_diff_side *x = s ? r : l;
+        snprintf(err, errlen, "%s (%s side), record %llu (%s layer %d): %s", s ? d->right_path : d->left_path,
+                 s ? "right" : "left", (unsigned long long)x->record, x->key.point ? x->key.point : "?",
+                 (int)x->key.layer, msg);
+    }
     return rc;
 }
 
-static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen)
+/* Gathers the sample (finite elements on both sides) of n elements at bl / br into w->sx / w->sy; returns its size. */
+static size_t gather_sample(worker *w, tt_dtype dl, const uint8_t *bl, tt_dtype dr, const uint8_t *br, size_t n)
+{
+    size_t el = tt_dtype_size(dl), er = tt_dtype_size(dr), m = 0;
+    size_t runs = n <= SAMPLE_MAX ? 1 : SAMPLE_MAX / SAMPLE_RUN, len = n <= SAMPLE_MAX ? n : SAMPLE_RUN;
+    for (size_t k = 0; k < runs; k++) {
+        size_t start = runs == 1 ? 0 : (size_t)((double)k * (double)(n - len) / (double)(runs - 1));
+        double *x = w->sx + m, *y = w->sy + m;
+        tt_to_f64(dl, bl + start * el, len, x);
+        tt_to_f64(dr, br + start * er, len, y);
+        size_t kept = 0;
+        for (size_t i = 0; i < len; i++)
+            if (isfinite(x[i]) && isfinite(y[i])) {
+                x[kept] = x[i];
+                y[kept] = y[i];
+                kept++;
+            }
+        m += kept;
+    }
+    return m;
+}
+
+/* From the sample: the robust scale of the reference (the RMS of the elements within OUTLIER_X times it, found by
+ * a few fixed-point steps from the plain RMS), the outliers, the judged error on the sample and the fit
+ * d = alpha*r + beta over the elements that are not outliers, with heteroscedasticity-robust (HC0) t statistics. */
+static void judge_sample(tt_diff_judgement *j, const double *x, const double *y, size_t m, double *sample_error)
+{
+    double s2 = 0;
+    for (size_t i = 0; i < m; i++)
+        s2 += y[i] * y[i];
+    double rho = m ? sqrt(s2 / (double)m) : 0;
+    for (int it = 0; it < 6 && rho > 0; it++) {
+        double lim = OUTLIER_X * rho, acc = 0;
+        size_t c = 0;
+        for (size_t i = 0; i < m; i++)
+            if (fabs(y[i]) <= lim) {
+                acc += y[i] * y[i];
+                c++;
+            }
+        double nr = c ? sqrt(acc / (double)c) : rho;
+        if (nr == rho)
+            break;
+        rho = nr;
+    }
+    j->scale = rho;
+    j->sampled = m;
+    double lim = OUTLIER_X * rho, e2 = 0, sy = 0, sd = 0;
+    uint64_t out = 0, nc = 0;
+    for (size_t i = 0; i < m; i++) {
+        double d = x[i] - y[i];
+        if (fabs(y[i]) > lim) {
+            out++;
+            double q = d * rho / y[i];
+            e2 += q * q;
+        } else {
+            e2 += d * d;
+            sy += y[i];
+            sd += d;
+            nc++;
+        }
+    }
+    j->outliers = out;
+    *sample_error = m && rho > 0 ? sqrt(e2 / (double)m) / rho : (e2 > 0 ? INFINITY : 0);
+    j->fit_n = nc;
+    if (nc < FIT_MIN || !(rho > 0))
+        return;
+    double my = sy / (double)nc, md = sd / (double)nc, syy = 0, syd = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (fabs(y[i]) > lim)
+            continue;
+        double cy = y[i] - my, cd = x[i] - y[i] - md;
+        syy += cy * cy;
+        syd += cy * cd;
+    }
+    if (!(syy > 0))
+        return;
+    double alpha = syd / syy, beta = md - alpha * my, va = 0, ve = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (fabs(y[i]) > lim)
+            continue;
+        double cy = y[i] - my, e = x[i] - y[i] - md - alpha * cy;
+        va += cy * cy * e * e;
+        ve += e * e;
+    }
+    va /= syy * syy;
+    double vb = ve / ((double)nc * (double)nc) + my * my * va;
+    j->fit_alpha = alpha;
+    j->fit_beta = beta / rho;
+    j->fit_alpha_t = va > 0 ? alpha / sqrt(va) : (alpha != 0 ? INFINITY : 0);
+    j->fit_beta_t = vb > 0 ? beta / sqrt(vb) : (beta != 0 ? INFINITY : 0);
+}
+
+/* The scale the judgement uses, from the sample taken of the first rows read (n elements in the worker's
+ * buffers): the reference's RMS, or its robust scale when it has outlying elements. (The element tolerance keeps
+ * the RMS: it is the net for a few grossly wrong elements; softmax outputs, whose largest elements always stand
+ * out, carry relative errors of several units there without a fault.) */
+static void take_sample(worker *w, tt_diff_pair *p, size_t n, double *sample_error)
+{
+    tt_diff_judgement *j = &p->j;
+    size_t m = gather_sample(w, p->left.dtype, w->buf[0], p->right.dtype, w->buf[1], n);
+    judge_sample(j, w->sx, w->sy, m, sample_error);
+    const tt_diff_side *r = &p->right;
+    double absmax = 0;
+    if ((r->flags & TT_REC_HAS_STATS) && isfinite(r->stats.absmax))
+        absmax = r->stats.absmax;
+    else
+        for (size_t i = 0; i < m; i++)
+            absmax = fabs(w->sy[i]) > absmax ? fabs(w->sy[i]) : absmax;
+    if (j->scale > 0 && absmax > OUTLIER_X * j->scale) {
+        p->flags |= TT_DIFF_PAIR_OUTLIERS;
+    } else {
+        j->outliers = 0;
+        *sample_error = NAN;
+        if (p->m.ref_rms > 0)
+            j->scale = p->m.ref_rms;
+    }
+}
+
+static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen, int *read_failed)
 {
     tt_diff *d = w->sh->d;
     tt_diff_side *l = &p->left, *r = &p->right;
     uint64_t lrows = l->ndim ? l->shape[0] : 1, rrows = r->ndim ? r->shape[0] : 1;
     int lwhole = l->row_begin == 0 && l->row_count == lrows, rwhole = r->row_begin == 0 && r->row_count == rrows;
-    /* the coarser dtype decides the default tolerance */
-    tt_dtype td = diff_dtype_eps(l->dtype) >= diff_dtype_eps(r->dtype) ? l->dtype : r->dtype;
+    /* the stage's precision (pair.c: the coarsest of its dtypes and its inputs') decides the default tolerance */
+    tt_dtype td = p->j.precision;
     const char *src;
     diff_tol_lookup(d->tols, p->point, p->layer, td, &p->m.rtol, &p->m.atol_abs, &p->m.atol_rms, &src);
     p->m.tol_source = src; /* NULL: the dtype default, named by the judge */
@@ -255,9 +392,15 @@ static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen)
         p->m.atol = p->m.atol_abs;
     if (l->dtype != r->dtype)
         p->flags |= TT_DIFF_PAIR_DTYPES;
+    p->j.scale = p->m.ref_rms;
+    p->j.ulp_dtype = l->dtype == r->dtype ? l->dtype
+                     : diff_dtype_eps(l->dtype) >= diff_dtype_eps(r->dtype) ? l->dtype : r->dtype;
+    /* records whose statistics count NaN/Inf are read even when their hashes agree: where they are is reported */
+    int nonfinite = ((l->flags & TT_REC_HAS_STATS) && (l->stats.nan_count || l->stats.inf_count)) ||
+                    ((r->flags & TT_REC_HAS_STATS) && (r->stats.nan_count || r->stats.inf_count));
 
     if (lwhole && rwhole && (l->flags & TT_REC_HAS_HASH) && (r->flags & TT_REC_HAS_HASH) && l->hash == r->hash &&
-        l->dtype == r->dtype && side_nbytes(l) == side_nbytes(r) && !d->o.verify_identical &&
+        l->dtype == r->dtype && side_nbytes(l) == side_nbytes(r) && !d->o.verify_identical && !nonfinite &&
         regions_fit(l, r, err, errlen)) {
         p->flags |= TT_DIFF_PAIR_HASH_SKIP;
         if (!(l->flags & TT_REC_HAS_PAYLOAD) || !(r->flags & TT_REC_HAS_PAYLOAD))
@@ -277,6 +420,7 @@ static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen)
             return TT_E_CORRUPT;
         }
         compare_stats(p);
+        p->j.error = NAN;
         return TT_OK;
     }
     if (!regions_fit(l, r, err, errlen))
@@ -288,6 +432,9 @@ static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen)
     size_t le = tt_dtype_size(l->dtype), re = tt_dtype_size(r->dtype);
     cmp_acc acc;
     cmp_acc_init(&acc, l->dtype == r->dtype);
+    if (l->dtype != r->dtype)
+        acc.coarse = p->j.ulp_dtype;
+    double sample_error = NAN;
     /* Two whole f32/bf16 records with statistics and no NaN/Inf: their norms are the writer's l2 (double sums of
      * the same finite elements), so the kernel sums only <l,r>. Checked against the pass's own sums after it. */
     if (lwhole && rwhole && l->dtype == r->dtype && (l->dtype == TT_F32 || l->dtype == TT_BF16) &&
@@ -305,15 +452,24 @@ static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen)
                 per = 1;
             for (uint64_t k = 0; k < l->row_count; k += per) {
                 uint64_t nr = l->row_count - k < per ? l->row_count - k : per;
-                if ((rc = read_both(w, l, r, l->row_begin + k, r->row_begin + k, nr, nr, err, errlen)) != TT_OK)
+                if ((rc = read_both(w, l, r, l->row_begin + k, r->row_begin + k, nr, nr, err, errlen)) != TT_OK) {
+                    *read_failed = 1;
                     return rc;
+                }
+                if (pass == 0 && k == 0)
+                    take_sample(w, p, (size_t)(nr * lrb / le), &sample_error);
                 cmp_block(&acc, l->dtype, w->buf[0], r->dtype, w->buf[1], (size_t)(nr * lrb / le), k * (lrb / le),
                           p->m.rtol, p->m.atol);
             }
         } else {
-            if (pass == 0 && (rc = read_both(w, l, r, l->row_begin, r->row_begin, l->row_count, r->row_count, err,
-                                             errlen)) != TT_OK)
-                return rc;
+            if (pass == 0) {
+                if ((rc = read_both(w, l, r, l->row_begin, r->row_begin, l->row_count, r->row_count, err, errlen)) !=
+                    TT_OK) {
+                    *read_failed = 1;
+                    return rc;
+                }
+                take_sample(w, p, (size_t)(lbytes / le), &sample_error);
+            }
             cmp_block(&acc, l->dtype, w->buf[0], r->dtype, w->buf[1], (size_t)(lbytes / le), 0, p->m.rtol,
                       p->m.atol);
         }
@@ -321,11 +477,27 @@ static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen)
             break;
         /* statistics that disagree with the data: compare again, summing the squares */
         cmp_acc_init(&acc, l->dtype == r->dtype);
+        if (l->dtype != r->dtype)
+            acc.coarse = p->j.ulp_dtype;
     }
     atomic_fetch_add(&w->sh->bytes, lbytes + rbytes);
     cmp_finish(&acc, &p->m);
     set_coords(l, p->m.max_abs_index, p->m.max_abs_coord);
     p->flags |= TT_DIFF_PAIR_COMPARED;
+    for (int s = 0; s < 2; s++) {
+        tt_diff_nonfinite *nf = &p->j.nonfinite[s];
+        nf->nan = acc.nan[s];
+        nf->inf = acc.inf[s];
+        nf->neg_inf = acc.neg_inf[s];
+        nf->neg_inf_agree = acc.neg_inf_agree;
+        nf->first = acc.first[s];
+        nf->first_value = acc.first_value[s];
+        if (nf->first >= 0) {
+            set_coords(l, (uint64_t)nf->first, nf->first_coord);
+            p->flags |= TT_DIFF_PAIR_NONFINITE;
+        }
+    }
+    p->j.error = isnan(sample_error) ? p->m.rel_l2 : sample_error;
     if (p->m.nan_mismatch || p->m.inf_mismatch || p->m.outside_tol)
         p->numeric_verdict = TT_DIFF_MISMATCH;
     else if (p->m.diff_elems == 0 && l->dtype == r->dtype)
@@ -350,11 +522,13 @@ static void *worker_main(void *arg)
         tt_diff_pair *p = &d->pairs[i];
         if (!p->left.present || !p->right.present)
             continue;
-        char err[256] = "";
-        int rc = compare_pair(w, p, err, sizeof err);
-        if (rc == TT_E_NOMEM) {
+        char err[sizeof slots[i].msg] = "";
+        int read_failed = 0;
+        int rc = compare_pair(w, p, err, sizeof err, &read_failed);
+        if (rc == TT_E_NOMEM || (rc != TT_OK && read_failed)) {
+            /* damaged input is an input error of the run, never a verdict on a pair */
             int expected = 0;
-            if (atomic_compare_exchange_strong(&sh->fatal, &expected, TT_E_NOMEM)) {
+            if (atomic_compare_exchange_strong(&sh->fatal, &expected, rc)) {
                 pthread_mutex_lock(&sh->lock);
                 snprintf(sh->fatal_msg, sizeof sh->fatal_msg, "%s", err[0] ? err : "out of memory");
                 pthread_mutex_unlock(&sh->lock);
@@ -375,6 +549,10 @@ static int open_worker(shared *sh, worker *w)
     tt_diff *d = sh->d;
     memset(w, 0, sizeof *w);
     w->sh = sh;
+    w->sx = malloc(SAMPLE_MAX * sizeof *w->sx);
+    w->sy = malloc(SAMPLE_MAX * sizeof *w->sy);
+    if (!w->sx || !w->sy)
+        return diff_err(d, TT_E_NOMEM, "out of memory");
     for (int s = 0; s < 2; s++) {
         if (s == 1 && d->same_file) {
             w->r[1] = NULL;
@@ -391,6 +569,8 @@ static int open_worker(shared *sh, worker *w)
 
 static void close_worker(worker *w)
 {
+    free(w->sx);
+    free(w->sy);
     tt_reader_close(w->r[0]);
     tt_reader_close(w->r[1]);
     free(w->buf[0]);

@@ -1,5 +1,5 @@
 /*
- * diff_kv.c — the KV-cache consistency checks of kv_aligned mode (see tt_diff_kv_kind in tt/diff.h):
+ * judge_kv.c — part of step 3 of the diff pipeline (judge): the KV-cache consistency checks of kv_aligned mode (see tt_diff_kv_kind in tt/diff.h):
  *   cache_prefix  rows of k_cache/v_cache that prefill wrote on both sides must be bitwise equal (the cache only
  *                 stores them; a same engine's prefill kernel is deterministic), rows decode steps wrote are held
  *                 to the pair's tolerance;
@@ -10,7 +10,7 @@
  * pair covers (a full prefill against one decode step) is a failure candidate of its own. Runs single-threaded
  * after the comparison: the tensors involved are a small part of a trace.
  */
-#include "diff_impl.h"
+#include "judge.h"
 
 #include <math.h>
 #include <stdarg.h>

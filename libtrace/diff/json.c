@@ -1,5 +1,5 @@
 /*
- * diff_json.c — the JSON document of a diff (schemas/diff.schema.json, "tensortrace.diff/1"): verdict, counts,
+ * json.c — the JSON document of a diff (schemas/diff.schema.json, "tensortrace.diff/1"): verdict, counts,
  * first failure with its histogram and worst elements, chain, groups, every pair with both sides and metrics,
  * evidence, KV checks and both files' metadata — what tracereport needs to draw its heat map, growth curves and
  * drill-downs without reading the traces again. Non-finite numbers are written as null (JSON has no inf/NaN);
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diff_impl.h"
+#include "core.h"
 #include "tt/diff.h"
 #include "tt/dtype.h"
 
@@ -164,8 +164,61 @@ static cJSON *metrics_json(jctx *c, const tt_diff_pair *p)
     return o;
 }
 
-static const char *const flag_names[] = {"hash_skip", "compared", "stats_only", "hash_only", "error",
-                                         "duplicate", "rows", "jump", "kv_fail", "dtypes"};
+static const char *const flag_names[] = {"hash_skip", "compared", "stats_only", "hash_only", "error",     "duplicate",
+                                         "rows",      "jump",     "kv_fail",    "dtypes",    "nonfinite", "outliers"};
+
+static cJSON *nonfinite_json(jctx *c, const tt_diff_nonfinite *nf, int ndim)
+{
+    cJSON *o = chk(c, cJSON_CreateObject());
+    if (!o)
+        return NULL;
+    u64(c, o, "nan", nf->nan);
+    u64(c, o, "inf", nf->inf);
+    u64(c, o, "neg_inf", nf->neg_inf);
+    u64(c, o, "neg_inf_agree", nf->neg_inf_agree);
+    opt_index(c, o, "first", nf->first);
+    cJSON *co = chk(c, cJSON_CreateArray());
+    for (int i = 0; co && nf->first >= 0 && i < ndim; i++)
+        u64(c, co, NULL, nf->first_coord[i]);
+    add(c, o, "first_coord", co);
+    const char *fv = nf->first < 0 ? NULL : isnan(nf->first_value) ? "nan" : nf->first_value > 0 ? "inf" : "-inf";
+    str(c, o, "first_value", fv);
+    return o;
+}
+
+/* The numbers that decided the pair's verdict (tt_diff_judgement). */
+static cJSON *judgement_json(jctx *c, const tt_diff_pair *p)
+{
+    const tt_diff_judgement *j = &p->j;
+    if (!p->left.present || !p->right.present)
+        return chk(c, cJSON_CreateNull());
+    cJSON *o = chk(c, cJSON_CreateObject());
+    if (!o)
+        return NULL;
+    str(c, o, "decided_by", tt_diff_decision_name(j->decided_by));
+    str(c, o, "precision", tt_dtype_name(j->precision));
+    num(c, o, "unit", j->unit);
+    str(c, o, "ulp_dtype", tt_dtype_name(j->ulp_dtype));
+    num(c, o, "scale", j->scale);
+    u64(c, o, "outliers", j->outliers);
+    u64(c, o, "sampled", j->sampled);
+    num(c, o, "error", j->error);
+    num(c, o, "baseline", j->baseline);
+    num(c, o, "floor", j->floor);
+    num(c, o, "allowed", j->allowed);
+    cJSON *fit = chk(c, cJSON_CreateObject());
+    if (fit) {
+        u64(c, fit, "n", j->fit_n);
+        num(c, fit, "alpha", j->fit_alpha);
+        num(c, fit, "alpha_t", j->fit_alpha_t);
+        num(c, fit, "beta", j->fit_beta);
+        num(c, fit, "beta_t", j->fit_beta_t);
+    }
+    add(c, o, "fit", fit);
+    add(c, o, "nonfinite_left", nonfinite_json(c, &j->nonfinite[0], p->left.ndim));
+    add(c, o, "nonfinite_right", nonfinite_json(c, &j->nonfinite[1], p->left.ndim));
+    return o;
+}
 
 static cJSON *pair_json(jctx *c, const tt_diff *d, uint64_t i)
 {
@@ -190,6 +243,7 @@ static cJSON *pair_json(jctx *c, const tt_diff *d, uint64_t i)
     add(c, o, "left", side_json(c, &p->left));
     add(c, o, "right", side_json(c, &p->right));
     add(c, o, "metrics", metrics_json(c, p));
+    add(c, o, "judgement", judgement_json(c, p));
     if (p->flags & TT_DIFF_PAIR_JUMP) {
         cJSON *j = chk(c, cJSON_CreateObject());
         if (j) {
@@ -235,11 +289,13 @@ static cJSON *failure_json(jctx *c, const tt_diff *d)
     if (p) {
         add(c, o, "verdict", cJSON_CreateString(tt_diff_verdict_name(p->verdict)));
         add(c, o, "metrics", metrics_json(c, p));
+        add(c, o, "judgement", judgement_json(c, p));
         add(c, o, "left", side_json(c, &p->left));
         add(c, o, "right", side_json(c, &p->right));
     } else {
         add(c, o, "verdict", cJSON_CreateString("MISMATCH"));
         add(c, o, "metrics", cJSON_CreateNull());
+        add(c, o, "judgement", cJSON_CreateNull());
         add(c, o, "left", cJSON_CreateNull());
         add(c, o, "right", cJSON_CreateNull());
     }
@@ -280,7 +336,8 @@ static cJSON *failure_json(jctx *c, const tt_diff *d)
     return o;
 }
 
-static const char *const ev_kinds[] = {"jump", "stats", "qkv", "note", "warning"};
+static const char *const ev_kinds[] = {"jump", "stats", "qkv", "note", "warning", "fresh", "structured", "nonfinite",
+                                       "dtypes"};
 
 static cJSON *side_info(jctx *c, const tt_diff *d, const char *path, const char *const *conds, size_t nconds,
                         int s, uint64_t records)
@@ -381,10 +438,35 @@ int tt_diff_json(const tt_diff *d, const tt_diff_json_options *opts, char **out)
         u64(&c, cn, "stats_only", n.stats_only);
         u64(&c, cn, "hash_skipped", n.hash_skipped);
         u64(&c, cn, "jumps", n.jumps);
+        u64(&c, cn, "structured", n.structured);
+        u64(&c, cn, "nonfinite", n.nonfinite);
+        u64(&c, cn, "mixed_dtypes", n.mixed_dtypes);
         u64(&c, cn, "bytes_compared", n.bytes_compared);
     }
     add(&c, root, "counts", cn);
     add(&c, root, "first_failure", failure_json(&c, d));
+    cJSON *nfo = chk(&c, cJSON_CreateObject());
+    for (int s = 0; nfo && s < 2; s++) {
+        const tt_diff_pair *np = tt_diff_first_nonfinite(d, s);
+        cJSON *x = np ? chk(&c, cJSON_CreateObject()) : chk(&c, cJSON_CreateNull());
+        if (np && x) {
+            uint64_t idx = (uint64_t)(np - tt_diff_pair_at(d, 0));
+            u64(&c, x, "pair", idx);
+            str(&c, x, "point", np->point);
+            i32(&c, x, "layer", np->layer);
+            add(&c, x, "values", nonfinite_json(&c, &np->j.nonfinite[s], np->left.ndim));
+        }
+        add(&c, nfo, s ? "right" : "left", x);
+    }
+    add(&c, root, "first_nonfinite", nfo);
+    cJSON *jp = chk(&c, cJSON_CreateObject());
+    if (jp) {
+        num(&c, jp, "jump_ratio", in.jump_ratio);
+        num(&c, jp, "jump_floor", in.jump_floor);
+        num(&c, jp, "stat_threshold", in.stat_threshold);
+        add(&c, jp, "allow_nonfinite", cJSON_CreateBool(in.allow_nonfinite));
+    }
+    add(&c, root, "judgement", jp);
     uint64_t nch;
     const uint64_t *ch = tt_diff_chain(d, &nch);
     cJSON *ca = chk(&c, cJSON_CreateArray());

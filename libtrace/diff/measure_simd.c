@@ -1,7 +1,7 @@
 /*
- * diff_simd.c — the fast element kernel for f32 and bf16 blocks, with AVX2+FMA when the CPU has them (chosen at
+ * measure_simd.c — the fast element kernel for f32 and bf16 blocks, with AVX2+FMA when the CPU has them (chosen at
  * run time: the library is built for the baseline ISA) and nothing otherwise (the caller then uses the portable
- * double loop of diff_metrics.c). One pass over a block updates every metric:
+ * double loop of measure_kernel.c). One pass over a block updates every metric:
  *  - bitwise-equal count and ULP distance from the stored bits: for bf16 in 16-bit lanes, 16 elements at a time
  *    (ordinals by sign-magnitude to two's complement, distance max - min read as unsigned), for f32 in 32-bit lanes;
  *  - in float: |diff| and its max, sum of squared differences (metrics, not verdicts), and the count outside
@@ -18,7 +18,7 @@
  * squares overflow) is refused (returns 0): the caller redoes it in double, element by element. So the portable
  * loop and this one agree exactly on counts and maxima, and on sums to rounding.
  */
-#include "diff_impl.h"
+#include "measure.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,9 +1,9 @@
 /*
- * diff_tol.c — tolerances: the defaults per dtype, tables of per point/layer overrides, the tolerance-file parser
+ * tol.c — tolerances: the defaults per dtype, tables of per point/layer overrides, the tolerance-file parser
  * (untrusted text: it will be fuzzed, so it is one pure function of its input with a line/column in every
- * error), the command-line form POINT[@LAYER]=RTOL:ATOL, the file writer and calibration from a known-good diff.
+ * error), the command-line form POINT[@LAYER]=RTOL:ATOL and the file writer.
  */
-#include "diff_impl.h"
+#include "core.h"
 
 #include <errno.h>
 #include <math.h>
@@ -88,7 +88,7 @@ static char *entry_key(const char *point, int any_layer, int32_t layer, size_t *
 }
 
 /* The entry for exactly (point, any_layer, layer), or NULL; lookups cost one hash, whatever the table's size. */
-static tol_entry *find_entry(const tt_diff_tols *t, const char *point, int any_layer, int32_t layer)
+tol_entry *diff_tol_find(const tt_diff_tols *t, const char *point, int any_layer, int32_t layer)
 {
     if (!t->n)
         return NULL;
@@ -115,7 +115,7 @@ int tt_diff_tols_set(tt_diff_tols *t, const char *point, int any_layer, int32_t 
     char *src = tt_strdup(source ? source : "api");
     if (!src)
         return TT_E_NOMEM;
-    tol_entry *e = find_entry(t, point, any_layer, layer);
+    tol_entry *e = diff_tol_find(t, point, any_layer, layer);
     if (e) {
         free(e->source);
     } else {
@@ -155,9 +155,9 @@ void diff_tol_lookup(const tt_diff_tols *t, const char *point, int32_t layer, tt
 {
     if (t) {
         const tol_entry *e = NULL;
-        if (!(e = find_entry(t, point, 0, layer)) && !(e = find_entry(t, point, 1, -1)) &&
-            !(e = find_entry(t, "*", 0, layer)))
-            e = find_entry(t, "*", 1, -1);
+        if (!(e = diff_tol_find(t, point, 0, layer)) && !(e = diff_tol_find(t, point, 1, -1)) &&
+            !(e = diff_tol_find(t, "*", 0, layer)))
+            e = diff_tol_find(t, "*", 1, -1);
         if (e) {
             *rtol = e->rtol;
             *atol = e->atol;
@@ -359,7 +359,7 @@ int tt_diff_tol_parse(const char *text, size_t len, tt_diff_tols *t, char *err, 
                       "optionally followed by 'rms')", tok[3]);
             break;
         }
-        tol_entry *dup = find_entry(t, tok[0], any, layer);
+        tol_entry *dup = diff_tol_find(t, tok[0], any, layer);
         if (dup && (size_t)(dup - t->v) >= first_n) {
             rc = perr(err, errlen, line, col[0], "duplicate entry for %s layer %s (first on line %zu)", tok[0],
                       tok[1], lines[dup - t->v - first_n]);
@@ -444,7 +444,7 @@ int tt_diff_tol_spec(tt_diff_tols *t, const char *spec, char *err, size_t errlen
     return rc;
 }
 
-/* ---- writing and calibration ------------------------------------------------------------------------------- */
+/* ---- writing ------------------------------------------------------------------------------------------- */
 
 typedef struct sbuf {
     char *p;
@@ -530,52 +530,5 @@ int tt_diff_tols_format(const tt_diff_tols *t, char **out)
         return TT_E_NOMEM;
     }
     *out = b.p;
-    return TT_OK;
-}
-
-int tt_diff_calibrate(const tt_diff *d, double margin, tt_diff_tols **out)
-{
-    if (!d || !out || d->failed)
-        return TT_E_INVAL;
-    if (!(margin > 0) || !isfinite(margin))
-        margin = 4;
-    tt_diff_tols *t = tt_diff_tols_new();
-    if (!t)
-        return TT_E_NOMEM;
-    int rc = TT_OK;
-    for (size_t i = 0; i < d->npairs && rc == TT_OK; i++) {
-        const tt_diff_pair *p = &d->pairs[i];
-        if (!p->left.present || !p->right.present || (p->flags & TT_DIFF_PAIR_ERROR))
-            continue;
-        if (!(p->flags & (TT_DIFF_PAIR_COMPARED | TT_DIFF_PAIR_HASH_SKIP)))
-            continue;
-        double r0, rl;
-        tt_diff_default_tol(p->left.dtype, &r0, NULL, NULL);
-        tt_diff_default_tol(p->right.dtype, &rl, NULL, NULL);
-        double rtol = r0 > rl ? r0 : rl, atol = 0, srms = 0;
-        if (p->flags & TT_DIFF_PAIR_COMPARED) {
-            if (p->m.ref_rms > 0)
-                srms = margin * p->m.max_abs / p->m.ref_rms;
-            else
-                atol = margin * p->m.max_abs;
-        }
-        if (!isfinite(atol) || !isfinite(srms))
-            continue;
-        for (int any = 0; any <= 1 && rc == TT_OK; any++) {
-            tol_entry *e = find_entry(t, p->point, any, p->layer);
-            if (e) {
-                e->rtol = e->rtol > rtol ? e->rtol : rtol;
-                e->atol = e->atol > atol ? e->atol : atol;
-                e->atol_rms = e->atol_rms > srms ? e->atol_rms : srms;
-            } else {
-                rc = tt_diff_tols_set(t, p->point, any, p->layer, rtol, atol, srms, "calibrated");
-            }
-        }
-    }
-    if (rc != TT_OK) {
-        tt_diff_tols_free(t);
-        return rc;
-    }
-    *out = t;
     return TT_OK;
 }

@@ -1,10 +1,9 @@
 /*
- * diff.c — the diff engine's entry point and its first half: options, opening the sides, loading their records
- * as units, the stage order, pairing (strict, with duplicates paired in capture order and flagged, unpaired units
- * kept as MISSING pairs; row alignment by position) and grouping. The comparison runs in diff_run.c, the verdicts,
- * jumps and first failure in diff_judge.c, the KV-cache checks in diff_kv.c.
+ * pair.c — step 1 of the diff pipeline (see core.h): the options, opening the sides, loading their records as
+ * units, the stage order, pairing (strict, with duplicates paired in capture order and flagged, unpaired units
+ * kept as MISSING pairs; row alignment by position), grouping and pipeline order. Calls only core.
  */
-#include "diff_impl.h"
+#include "pair.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -14,150 +13,6 @@
 
 #include "tt/dtype.h"
 
-int diff_err(tt_diff *d, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(d->errmsg, sizeof d->errmsg, fmt, ap);
-    va_end(ap);
-    d->failed = 1;
-    return code;
-}
-
-const char *diff_intern(tt_diff *d, const char *s)
-{
-    if (!s)
-        s = "";
-    uint32_t id;
-    if (tt_intern_add(&d->strings, s, strlen(s), SIZE_MAX, &id) != TT_OK)
-        return NULL;
-    return d->strings.strs[id];
-}
-
-int diff_evidence(tt_diff *d, tt_diff_evidence_kind kind, int64_t pair, double a, double b, const char *fmt, ...)
-{
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (tt_grow((void **)&d->ev.v, &d->ev.cap, d->ev.n + 1, sizeof *d->ev.v) != TT_OK)
-        return TT_E_NOMEM;
-    const char *t = diff_intern(d, buf);
-    if (!t)
-        return TT_E_NOMEM;
-    tt_diff_evidence *e = &d->ev.v[d->ev.n++];
-    e->kind = kind;
-    e->pair = pair;
-    e->a = a;
-    e->b = b;
-    e->text = t;
-    return TT_OK;
-}
-
-/* ---- names -------------------------------------------------------------------------------------------------- */
-
-const char *tt_diff_verdict_name(tt_diff_verdict v)
-{
-    switch (v) {
-    case TT_DIFF_MATCH: return "MATCH";
-    case TT_DIFF_WITHIN_TOL: return "WITHIN_TOL";
-    case TT_DIFF_MISMATCH: return "MISMATCH";
-    case TT_DIFF_MISSING: return "MISSING";
-    }
-    return "UNKNOWN";
-}
-
-const char *tt_diff_overall_name(tt_diff_overall v)
-{
-    switch (v) {
-    case TT_DIFF_IDENTICAL: return "IDENTICAL";
-    case TT_DIFF_STRUCTURAL_DRIFT: return "STRUCTURAL_DRIFT";
-    case TT_DIFF_OVERALL_MISMATCH: return "MISMATCH";
-    case TT_DIFF_NA: return "N/A";
-    }
-    return "UNKNOWN";
-}
-
-const char *tt_diff_mode_name(tt_diff_mode m)
-{
-    switch (m) {
-    case TT_DIFF_MODE_DEFAULT:
-    case TT_DIFF_NUMERIC: return "numeric";
-    case TT_DIFF_AS_DESIGNED: return "as_designed";
-    case TT_DIFF_KV_ALIGNED: return "kv_aligned";
-    }
-    return "unknown";
-}
-
-int tt_diff_mode_from_name(const char *name, tt_diff_mode *out)
-{
-    static const struct {
-        const char *n;
-        tt_diff_mode m;
-    } t[] = {{"numeric", TT_DIFF_NUMERIC}, {"as_designed", TT_DIFF_AS_DESIGNED}, {"kv_aligned", TT_DIFF_KV_ALIGNED}};
-    for (size_t i = 0; name && i < sizeof t / sizeof t[0]; i++)
-        if (strcmp(name, t[i].n) == 0) {
-            *out = t[i].m;
-            return TT_OK;
-        }
-    return TT_E_PARSE;
-}
-
-const char *tt_diff_kv_kind_name(tt_diff_kv_kind k)
-{
-    switch (k) {
-    case TT_DIFF_KV_PREFIX: return "cache_prefix";
-    case TT_DIFF_KV_WRITE: return "cache_write";
-    case TT_DIFF_KV_CAUSAL: return "causal";
-    }
-    return "unknown";
-}
-
-/* The root-cause table (003_*.txt and its extension to the extra points). ROPE_DRIFT is decided by the caller,
- * which knows whether the pre-RoPE tensor matched. */
-const char *tt_diff_root_cause_name(const char *point, char *buf, size_t len)
-{
-    static const char *const table[][2] = {
-        {"embed_out", "EMBED_DRIFT"},
-        {"residual_pre_attn", "RESIDUAL_PRE_ATTN_DRIFT"},
-        {"attn_norm_out", "ATTN_NORM_DRIFT"},
-        {"q_pre_rope", "Q_PRE_ROPE_DRIFT"},
-        {"k_pre_rope", "K_PRE_ROPE_DRIFT"},
-        {"v", "V_DRIFT"},
-        {"q_post_rope", "Q_POST_ROPE_DRIFT"},
-        {"k_post_rope", "K_POST_ROPE_DRIFT"},
-        {"k_cache", "KV_CACHE_DRIFT"},
-        {"v_cache", "KV_CACHE_DRIFT"},
-        {"attn_scores", "ATTN_SCORES_DRIFT"},
-        {"attn_probs", "SOFTMAX_DRIFT"},
-        {"attn_out", "ATTN_OUT_DRIFT"},
-        {"residual_post_attn", "RESIDUAL_POST_ATTN_DRIFT"},
-        {"ffn_norm_in", "FFN_NORM_DRIFT"},
-        {"mlp_out", "MLP_OUT_DRIFT"},
-        {"residual_post_mlp", "RESIDUAL_POST_MLP_DRIFT"},
-        {"logits", "LOGITS_DRIFT"},
-        {"logits_top1", "LOGITS_DRIFT"},
-    };
-    if (!buf || !len)
-        return "";
-    for (size_t i = 0; point && i < sizeof table / sizeof table[0]; i++)
-        if (strcmp(point, table[i][0]) == 0) {
-            snprintf(buf, len, "%s", table[i][1]);
-            return buf;
-        }
-    size_t n = 0;
-    for (const char *p = point ? point : "UNKNOWN"; *p && n + 7 < len; p++) {
-        char c = *p;
-        if (c >= 'a' && c <= 'z')
-            c = (char)(c - 'a' + 'A');
-        else if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
-            c = '_';
-        buf[n++] = c;
-    }
-    snprintf(buf + n, len - n, "_DRIFT");
-    return buf;
-}
 
 /* ---- options and key ---------------------------------------------------------------------------------------- */
 
@@ -403,7 +258,7 @@ oom:
     return diff_err(d, TT_E_NOMEM, "out of memory");
 }
 
-static int32_t stage_rank(const tt_diff *d, const char *point)
+int32_t diff_stage_rank(const tt_diff *d, const char *point)
 {
     for (size_t i = 0; i < d->nstages; i++)
         if (d->stages[i] == point)
@@ -702,7 +557,7 @@ static uint64_t pair_order(const tt_diff_pair *p, uint64_t nleft)
     return p->left.present ? p->left.record : nleft + p->right.record;
 }
 
-static int where_of(const tt_diff *d, const tt_diff_pair *p)
+int diff_where_of(const tt_diff *d, const tt_diff_pair *p)
 {
     if (p->layer >= 0)
         return 1;
@@ -737,7 +592,7 @@ static int group_and_order(tt_diff *d)
     d->min_layered_rank = INT32_MAX;
     for (size_t i = 0; i < n; i++) {
         tt_diff_pair *p = &d->pairs[i];
-        p->stage_rank = stage_rank(d, p->point);
+        p->stage_rank = diff_stage_rank(d, p->point);
         if (p->layer >= 0 && p->stage_rank < d->min_layered_rank)
             d->min_layered_rank = p->stage_rank;
     }
@@ -839,7 +694,7 @@ static int group_and_order(tt_diff *d)
     }
     for (size_t i = 0; i < n; i++) {
         const tt_diff_pair *p = &d->pairs[i];
-        oi[i] = (order_item){p->group, where_of(d, p), p->layer, p->stage_rank, pair_order(p, d->nrecords[0]), i};
+        oi[i] = (order_item){p->group, diff_where_of(d, p), p->layer, p->stage_rank, pair_order(p, d->nrecords[0]), i};
     }
     qsort(oi, n, sizeof *oi, order_cmp);
     for (size_t i = 0; i < n; i++)
@@ -850,11 +705,6 @@ static int group_and_order(tt_diff *d)
     d->pairs_cap = n;
     return TT_OK;
 }
-
-/* ---- run ---------------------------------------------------------------------------------------------------- */
-
-int diff_judge(tt_diff *d); /* diff_judge.c */
-
 static int open_reader(tt_diff *d, const char *path, tt_reader **r)
 {
     int rc = tt_reader_open(r, path, NULL);
@@ -867,7 +717,7 @@ static int open_reader(tt_diff *d, const char *path, tt_reader **r)
     return TT_OK;
 }
 
-static int setup(tt_diff *d, const char *left_path, const char *right_path, const tt_filter **lf,
+int diff_pair_setup(tt_diff *d, const char *left_path, const char *right_path, const tt_filter **lf,
                  const tt_filter **rf, tt_filter **own)
 {
     const tt_diff_options *o = &d->o;
@@ -880,9 +730,11 @@ static int setup(tt_diff *d, const char *left_path, const char *right_path, cons
     if (d->o.align == TT_DIFF_ALIGN_DEFAULT)
         d->o.align = TT_DIFF_ALIGN_NONE;
     if (!(d->o.jump_ratio > 0) || !isfinite(d->o.jump_ratio))
-        d->o.jump_ratio = 100;
+        d->o.jump_ratio = 4;
     if (!(d->o.jump_floor > 0) || !isfinite(d->o.jump_floor))
-        d->o.jump_floor = 1;
+        d->o.jump_floor = 0; /* the precision's default (judge.c) */
+    if (!(d->o.stat_threshold > 0) || !isfinite(d->o.stat_threshold))
+        d->o.stat_threshold = 10;
     if (!d->o.topk)
         d->o.topk = 16;
     if (d->o.topk > 1024)
@@ -936,7 +788,38 @@ static int setup(tt_diff *d, const char *left_path, const char *right_path, cons
     return TT_OK;
 }
 
-static int run(tt_diff *d, const tt_filter *lf, const tt_filter *rf)
+static int is_float(tt_dtype dt)
+{
+    return diff_dtype_eps(dt) > 0 && dt != TT_DTYPE_UNKNOWN;
+}
+
+/* Each pair's precision: the coarsest float dtype of its two sides and of every pair before it in its group's
+ * pipeline order (an f32 stage computed from bf16 inputs is as precise as bf16). Integer stages stay exact. */
+static void set_precisions(tt_diff *d)
+{
+    uint32_t group = UINT32_MAX;
+    tt_dtype run = TT_DTYPE_UNKNOWN;
+    for (size_t i = 0; i < d->npairs; i++) {
+        tt_diff_pair *p = &d->pairs[i];
+        if (p->group != group) {
+            group = p->group;
+            run = TT_DTYPE_UNKNOWN;
+        }
+        const tt_dtype own[2] = {p->left.present ? p->left.dtype : TT_DTYPE_UNKNOWN,
+                                 p->right.present ? p->right.dtype : TT_DTYPE_UNKNOWN};
+        for (int s = 0; s < 2; s++)
+            if (is_float(own[s]) && (run == TT_DTYPE_UNKNOWN || diff_dtype_eps(own[s]) > diff_dtype_eps(run)))
+                run = own[s];
+        if (!is_float(own[0]) && !is_float(own[1]))
+            /* integer or stats-only: its own (coarser) dtype */
+            p->j.precision = diff_dtype_eps(own[0]) >= diff_dtype_eps(own[1]) ? own[0] : own[1];
+        else
+            p->j.precision = run;
+        p->j.unit = diff_dtype_eps(p->j.precision);
+    }
+}
+
+int diff_pair_all(tt_diff *d, const tt_filter *lf, const tt_filter *rf)
 {
     tt_reader *r[2] = {NULL, NULL};
     int rc = open_reader(d, d->left_path, &r[0]);
@@ -983,180 +866,6 @@ static int run(tt_diff *d, const tt_filter *lf, const tt_filter *rf)
                         (unsigned long long)d->nrecords[0], d->key_text, (unsigned long long)d->nrecords[1]);
     if ((rc = group_and_order(d)) != TT_OK)
         return rc;
-    if ((rc = diff_compare_all(d)) != TT_OK)
-        return rc;
-    return diff_judge(d);
-}
-
-int tt_diff_run(tt_diff **out, const char *left_path, const tt_filter *left_filter, const char *right_path,
-                const tt_filter *right_filter, const tt_diff_options *opts)
-{
-    if (!out)
-        return TT_E_INVAL;
-    tt_diff *d = calloc(1, sizeof *d);
-    *out = d;
-    if (!d)
-        return TT_E_NOMEM;
-    tt_intern_init(&d->strings);
-    d->overall = TT_DIFF_NA;
-    d->o.size = sizeof d->o;
-    if (opts) {
-        if (opts->size < sizeof(uint32_t) || opts->size > 4096)
-            return diff_err(d, TT_E_INVAL, "options: size %u is not a tt_diff_options size", opts->size);
-        memcpy(&d->o, opts, opts->size < sizeof d->o ? opts->size : sizeof d->o);
-        d->o.size = sizeof d->o;
-    }
-    uint64_t t0 = tt_monotonic_ns();
-    tt_filter *own[2] = {NULL, NULL};
-    const tt_filter *lf = left_filter, *rf = right_filter;
-    int rc = setup(d, left_path, right_path, &lf, &rf, own);
-    if (rc == TT_OK)
-        rc = run(d, lf, rf);
-    tt_filter_free(own[0]);
-    tt_filter_free(own[1]);
-    d->seconds = (double)(tt_monotonic_ns() - t0) * 1e-9;
-    if (rc != TT_OK) {
-        if (!d->errmsg[0])
-            diff_err(d, rc, "%s", tt_strerror(rc));
-        d->failed = 1;
-        d->overall = TT_DIFF_NA;
-    }
-    return rc;
-}
-
-void tt_diff_free(tt_diff *d)
-{
-    if (!d)
-        return;
-    tt_diff_tols_free(d->tols);
-    free(d->key_text);
-    free(d->stages_text);
-    free(d->left_path);
-    free(d->right_path);
-    free(d->cache_points_text);
-    for (int s = 0; s < 2; s++) {
-        free(d->units[s]);
-        for (uint64_t i = 0; d->meta[s] && i < 2 * d->nmeta[s]; i++)
-            free(d->meta[s][i]);
-        free(d->meta[s]);
-    }
-    free(d->stages);
-    free(d->cache_points);
-    free(d->pairs);
-    free(d->groups);
-    free(d->worst);
-    free(d->chain);
-    free(d->ev.v);
-    free(d->kv);
-    tt_intern_free(&d->strings);
-    free(d);
-}
-
-/* ---- accessors ---------------------------------------------------------------------------------------------- */
-
-const char *tt_diff_errmsg(const tt_diff *d)
-{
-    return d ? d->errmsg : "";
-}
-
-tt_diff_overall tt_diff_overall_verdict(const tt_diff *d)
-{
-    return d && !d->failed ? d->overall : TT_DIFF_NA;
-}
-
-const char *tt_diff_subcause(const tt_diff *d)
-{
-    return d && !d->failed ? d->subcause : NULL;
-}
-
-int tt_diff_counts_get(const tt_diff *d, tt_diff_counts *out)
-{
-    if (!d || !out)
-        return TT_E_INVAL;
-    *out = d->counts;
-    return TT_OK;
-}
-
-int tt_diff_info_get(const tt_diff *d, tt_diff_info *out)
-{
-    if (!d || !out)
-        return TT_E_INVAL;
-    memset(out, 0, sizeof *out);
-    out->key = d->key_text ? d->key_text : "";
-    out->stages = d->stages_text ? d->stages_text : "";
-    out->mode = d->o.mode;
-    out->align = d->o.align;
-    out->threads = d->threads;
-    out->seconds = d->seconds;
-    out->left_path = d->left_path ? d->left_path : "";
-    out->right_path = d->right_path ? d->right_path : "";
-    return TT_OK;
-}
-
-uint64_t tt_diff_pair_count(const tt_diff *d)
-{
-    return d && !d->failed ? d->npairs : 0;
-}
-
-const tt_diff_pair *tt_diff_pair_at(const tt_diff *d, uint64_t i)
-{
-    return d && !d->failed && i < d->npairs ? &d->pairs[i] : NULL;
-}
-
-uint32_t tt_diff_group_count(const tt_diff *d)
-{
-    return d && !d->failed ? d->ngroups : 0;
-}
-
-const tt_diff_group *tt_diff_group_at(const tt_diff *d, uint32_t i)
-{
-    return d && !d->failed && i < d->ngroups ? &d->groups[i] : NULL;
-}
-
-const tt_diff_failure *tt_diff_first_failure(const tt_diff *d)
-{
-    return d && !d->failed && d->has_failure ? &d->failure : NULL;
-}
-
-const uint64_t *tt_diff_chain(const tt_diff *d, uint64_t *n)
-{
-    if (n)
-        *n = d && !d->failed ? d->nchain : 0;
-    return d ? d->chain : NULL;
-}
-
-uint64_t tt_diff_evidence_count(const tt_diff *d)
-{
-    return d ? d->ev.n : 0;
-}
-
-const tt_diff_evidence *tt_diff_evidence_at(const tt_diff *d, uint64_t i)
-{
-    return d && i < d->ev.n ? &d->ev.v[i] : NULL;
-}
-
-uint64_t tt_diff_kv_check_count(const tt_diff *d)
-{
-    return d && !d->failed ? d->nkv : 0;
-}
-
-const tt_diff_kv_check *tt_diff_kv_check_at(const tt_diff *d, uint64_t i)
-{
-    return d && !d->failed && i < d->nkv ? &d->kv[i] : NULL;
-}
-
-uint64_t tt_diff_meta_count(const tt_diff *d, int side)
-{
-    return d && (side == 0 || side == 1) ? d->nmeta[side] : 0;
-}
-
-int tt_diff_meta(const tt_diff *d, int side, uint64_t i, const char **key, const char **value)
-{
-    if (!d || (side != 0 && side != 1) || i >= d->nmeta[side])
-        return TT_E_RANGE;
-    if (key)
-        *key = d->meta[side][2 * i];
-    if (value)
-        *value = d->meta[side][2 * i + 1];
+    set_precisions(d);
     return TT_OK;
 }

@@ -1,5 +1,5 @@
 /*
- * diff_metrics.c — the element kernels of the differ: one pass over a block of left and right elements updates
+ * measure_kernel.c — the element kernels of the differ: one pass over a block of left and right elements updates
  * every metric of a pair (max abs error and where, sums for relative L2 and cosine, ULP distance in the stored
  * dtype, count outside atol + rtol*|right|, NaN/Inf disagreements, bit differences), and the detail pass of the
  * first failure (log-spaced histogram of |error|, the k worst elements).
@@ -7,7 +7,7 @@
  * Blocks are decoded to double (tt_to_f64) and compared by a loop that assumes every element is finite; a block
  * whose sums come out non-finite (a NaN or an infinity in it) is done again element by element. Sums are double
  * in four lanes; max abs is found per block and its index looked up only when the block beats the running max.
- * f32 and bf16 blocks of one dtype go to the vector kernel (diff_simd.c) first, when the CPU has it.
+ * f32 and bf16 blocks of one dtype go to the vector kernel (measure_simd.c) first, when the CPU has it.
  *
  * Cosine: <l,r> / (||l|| ||r||). When two whole records are compared and both carry the writer's statistics with
  * no NaN/Inf, the norms are the stored l2 (sums of squares in double over exactly these elements) and the pass
@@ -16,7 +16,7 @@
  * when they fail (statistics that do not describe the data). <l,r> is always a double sum of exact products, so
  * 1 - cosine keeps about 1e-16 absolute precision (1e-7 relative when the tensors are 1e-9 apart).
  */
-#include "diff_impl.h"
+#include "measure.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -79,32 +79,62 @@ double diff_ulp_distance(tt_dtype dt, const void *a, const void *b)
     return ord_dist(ordinal(dt, load_le(a, es)), ordinal(dt, load_le(b, es)));
 }
 
-double diff_dtype_eps(tt_dtype dt)
-{
-    switch (dt) {
-    case TT_F64: return 0x1p-52;
-    case TT_F32: return 0x1p-23;
-    case TT_F16: return 0x1p-10;
-    case TT_BF16: return 0x1p-7;
-    case TT_F8_E4M3:
-    case TT_F8_E4M3FNUZ: return 0x1p-3;
-    case TT_F8_E5M2:
-    case TT_F8_E5M2FNUZ: return 0x1p-2;
-    case TT_DTYPE_UNKNOWN: return 0x1p-7;
-    default: return 0; /* integers */
-    }
-}
-
 void cmp_acc_init(cmp_acc *a, int same_dtype)
 {
     memset(a, 0, sizeof *a);
     a->max_abs = -1; /* nothing yet */
     a->ulp_ok = same_dtype;
+    a->first[0] = a->first[1] = -1;
+    a->coarse = TT_DTYPE_UNKNOWN;
+}
+
+/* One unit in the last place of dtype dt at the value v (finite): the gap to the next representable value of
+ * v's binade, at least the dtype's smallest subnormal. Floating dtypes only. */
+static double ulp_at(tt_dtype dt, double v)
+{
+    int mant, emin;
+    switch (dt) {
+    case TT_BF16: mant = 7, emin = -126; break;
+    case TT_F16: mant = 10, emin = -14; break;
+    case TT_F32: mant = 23, emin = -126; break;
+    case TT_F8_E4M3:
+    case TT_F8_E4M3FNUZ: mant = 3, emin = -6; break;
+    case TT_F8_E5M2:
+    case TT_F8_E5M2FNUZ: mant = 2, emin = -14; break;
+    default: mant = 52, emin = -1022; break;
+    }
+    int e;
+    (void)frexp(v, &e); /* v = f 2^e, f in [0.5, 1): the binade's exponent is e - 1 */
+    int b = e - 1 < emin ? emin : e - 1;
+    return ldexp(1.0, b - mant);
 }
 
 /* One element outside the fast path: classifies NaN and Inf, else adds it like the fast loop does. */
+/* Counts a non-finite element of one side and keeps the first one's index and value. */
+static void note_nonfinite(cmp_acc *a, int side, double v, uint64_t index)
+{
+    if (isnan(v)) {
+        a->nan[side]++;
+    } else {
+        a->inf[side]++;
+        a->neg_inf[side] += v < 0;
+    }
+    if (a->first[side] < 0 || index < (uint64_t)a->first[side]) {
+        a->first[side] = (int64_t)index;
+        a->first_value[side] = v;
+    }
+}
+
 static void cmp_one(cmp_acc *a, double x, double y, uint64_t index, double rtol, double atol)
 {
+    if (!isfinite(x) || !isfinite(y)) {
+        a->nonfinite_elems++;
+        if (!isfinite(x))
+            note_nonfinite(a, 0, x, index);
+        if (!isfinite(y))
+            note_nonfinite(a, 1, y, index);
+        a->neg_inf_agree += x == -INFINITY && y == -INFINITY;
+    }
     int xn = isnan(x), yn = isnan(y);
     if (xn || yn) {
         if (xn != yn)
@@ -288,6 +318,17 @@ void cmp_block(cmp_acc *a, tt_dtype dl, const void *pl, tt_dtype dr, const void 
         } else {
             for (size_t j = 0; j < k; j++)
                 a->diff_elems += !(x[j] == y[j] || (x[j] != x[j] && y[j] != y[j]));
+            if (a->coarse != TT_DTYPE_UNKNOWN) {
+                /* two dtypes: the difference in units of the coarser one at the reference value */
+                double mu = a->max_ulp;
+                for (size_t j = 0; j < k; j++) {
+                    if (!isfinite(x[j]) || !isfinite(y[j]) || x[j] == y[j])
+                        continue;
+                    double u = fabs(x[j] - y[j]) / ulp_at(a->coarse, y[j]);
+                    mu = u > mu ? u : mu;
+                }
+                a->max_ulp = mu;
+            }
         }
         a->elems += k;
     }
@@ -327,7 +368,12 @@ void cmp_finish(const cmp_acc *a, tt_diff_metrics *m)
     } else {
         m->cosine = (nl == 0 && nr == 0) ? 1 : 0;
     }
-    m->max_ulp = a->ulp_ok ? a->max_ulp : -1;
+    m->max_ulp = a->ulp_ok || a->coarse != TT_DTYPE_UNKNOWN ? a->max_ulp : -1;
+    if (a->elems && a->nonfinite_elems == a->elems) {
+        /* no element is finite on both sides: there is no difference to measure, and none to claim */
+        m->rel_l2 = NAN;
+        m->cosine = NAN;
+    }
     m->outside_tol = a->outside;
     m->nan_mismatch = a->nan_mismatch;
     m->inf_mismatch = a->inf_mismatch;
