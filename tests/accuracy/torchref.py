@@ -20,14 +20,18 @@ rescaling. With dtype "f32" everything is f32 and the same kernels are used (the
 
 Bugs (BUGS below; each changes one path only) and the place a differ must find each (TRUE_POINT, with the reason).
 
-Writing traces: the engine hands each captured tensor to a sink with its key fields. NpySink saves .npy files and
-a JSON manifest and converts them with npy2tt (this folder, built by CMake); tracing needs no Python package.
+Writing traces: the engine hands each captured tensor to a sink with its key fields, `put(tensor, point=...,
+layer=..., phase=..., step=..., prompt_id=..., token_id=..., pos_id=..., logical_tok_idx=..., rows=...)`, then
+`close()`. open_sink() picks the sink: the Python package's `tensortrace.Writer` when the package is importable
+(python/ of this checkout, or installed), else NpySink, which saves .npy files and a JSON manifest and converts
+them with npy2tt (this folder, built by CMake). $TT_ACCURACY_WRITER=tensortrace|npy forces one.
 """
 import json
 import math
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 
@@ -434,6 +438,25 @@ class NpySink:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def open_sink(path, meta, npy2tt=None):
+    """A sink writing the trace PATH with metadata META (see the module's docstring for the choice)."""
+    writer = os.environ.get("TT_ACCURACY_WRITER", "auto")
+    if writer not in ("auto", "tensortrace", "npy"):
+        raise ValueError(f"TT_ACCURACY_WRITER={writer!r}: one of auto, tensortrace, npy")
+    if writer != "npy":
+        pkg = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "python")
+        if os.path.isdir(os.path.join(pkg, "tensortrace")) and pkg not in sys.path:
+            sys.path.insert(0, pkg)
+        try:
+            import tensortrace
+        except ImportError:
+            if writer == "tensortrace":
+                raise
+        else:
+            return tensortrace.Writer(path, overwrite=True, meta=meta)
+    return NpySink(path, meta, npy2tt)
+
+
 def write_trace(path, seed, n, dtype="bf16", bug="none", cfg=None, trace_cache=True, npy2tt=None, prefills=None):
     """Runs the protocol for (seed, context n, dtype, bug) and writes the trace to PATH. `prefills`: see
     Engine.protocol. Returns (next tokens (prefill_last, decode0), the prefills used)."""
@@ -442,7 +465,7 @@ def write_trace(path, seed, n, dtype="bf16", bug="none", cfg=None, trace_cache=T
         prefills = eng.prefills(n)
     meta = eng.meta(n)
     meta["cache_points"] = "traced" if trace_cache else "not traced"
-    sink = NpySink(path, meta, npy2tt)
+    sink = open_sink(path, meta, npy2tt)
     nxt = eng.protocol(sink, n, trace_cache=trace_cache, prefills=prefills)
     sink.close()
     return nxt, prefills
