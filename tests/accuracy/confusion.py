@@ -211,13 +211,19 @@ def top(counter, n=2):
     return "; ".join(f"{k} x{v}" for k, v in counter.most_common(n)) if counter else ""
 
 
-def markdown(rows, labels, cmd, seconds, ncases):
+def markdown(rows, labels, cmd, seconds, ncases, commit, jobs):
     src = ["torchref", "tinylm", "synth"]
     order = sorted(rows.items(), key=lambda kv: (src.index(kv[0][0]), kv[0][2] is not None, kv[0][1], kv[0][3]))
     out = ["# tracediff accuracy: the confusion table", "",
            "Ground truth and method: `tests/accuracy/README.md`. Produced by", "", "```sh", cmd, "```", "",
-           f"{ncases} runs; traces generated and diffed in {seconds:.0f} s. Columns per tracediff build: " +
-           ", ".join(f"**{lab}** (`{path}`)" for lab, path in labels) + ".", "",
+           f"{ncases} runs at commit {commit}; traces generated and diffed in {seconds:.0f} s ({jobs} worker processes). "
+           "Columns per tracediff build: " + ", ".join(f"**{lab}** (`{path}`)" for lab, path in labels) + ".", "",
+           "## Must reach", ""]
+    for lab, _ in labels:
+        fails = check(rows, lab)
+        out.append(f"**{lab}**: " + ("every property holds." if not fails else f"{len(fails)} unmet:"))
+        out += [f"- {f}" for f in fails] + [""]
+    out += [
            "## Correct engines: false MISMATCH (must be 0)", "",
            "| source | run | dtypes | contexts | runs | " +
            " | ".join(f"{lab}: MISMATCH | {lab}: first failures" for lab, _ in labels) + " |",
@@ -259,6 +265,11 @@ def markdown(rows, labels, cmd, seconds, ncases):
             seen.add((source, name))
             out.append(f"- {source} `{name}` -> {truth[1]} L{truth[0]}: {r['why']}")
     return "\n".join(out) + "\n"
+
+
+def git_commit():
+    r = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%h"], capture_output=True, text=True)
+    return r.stdout.strip() or "unknown"
 
 
 def ctx_list(s):
@@ -337,7 +348,7 @@ def main():
     if a.md:
         shown = [(lab, os.path.relpath(p, ROOT) if p.startswith(ROOT) else p) for lab, p in tds]
         with open(a.md, "w") as f:
-            f.write(markdown(rows, shown, cmd, seconds, len(results)))
+            f.write(markdown(rows, shown, cmd, seconds, len(results), git_commit(), a.jobs))
 
     status = 0
     for lab in labels:

@@ -8,7 +8,8 @@
  *                 "point": "attn_out", "layer": 0, "step": 1, "token_id": 17, "logical_tok_idx": 199,
  *                 "pos_id": 199, "rows": 1}, ...]}
  *
- * Records are written in manifest order (capture order). `file` is relative to the manifest's folder. `dtype`
+ * Every .npy is read and checked before the trace is opened, so an input error leaves no partial trace. Records
+ * are written in manifest order (capture order). `file` is relative to the manifest's folder. `dtype`
  * is the trace dtype: f32 ('<f4'), f64 ('<f8'), f16 ('<f2'), i32 ('<i4'), or bf16, stored in the .npy as its
  * raw bits ('<u2', NumPy has no bfloat16). Integer key fields left out are TT_UNSET, `rank` is 0.
  *
@@ -21,35 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "tt/writer.h"
 
-#define NPY_MAX_BYTES ((size_t)1 << 32) /* one tensor; the accuracy traces hold a few MiB */
+#define NPY_MAX_BYTES ((size_t)1 << 32)  /* one tensor; the accuracy traces hold a few MiB */
+#define MANIFEST_MAX_BYTES ((size_t)1 << 28)
 
 static const char *prog = "npy2tt";
-
-/* The whole file FILE in a malloc'ed buffer (*len bytes, NUL-terminated); NULL with a message on failure. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "%s: %s: cannot open\n", prog, path);
-        return NULL;
-    }
-    char *buf = NULL;
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && (size_t)n <= NPY_MAX_BYTES && fseek(f, 0, SEEK_SET) == 0)
-        buf = malloc((size_t)n + 1);
-    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fprintf(stderr, "%s: %s: cannot read (%ld bytes)\n", prog, path, n);
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = (size_t)n;
-    return buf;
-}
 
 typedef struct npy {
     char *buf;        /* the whole file */
@@ -165,13 +144,13 @@ static const char *str_field(const cJSON *r, const char *name)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* Writes record I of the manifest (folder DIR) to W. 0 ok, 2 input error, 3 write error (messages printed). */
-static int put_one(tt_writer *w, const cJSON *r, int i, const char *dir, const char *mpath)
+/* Reads and checks the .npy of record I of the manifest (folder DIR) into *a. 0 ok, else 2 (message printed). */
+static int load_one(npy *a, tt_dtype *dt, const cJSON *r, int i, const char *dir, const char *mpath)
 {
     const char *file = str_field(r, "file"), *dtn = str_field(r, "dtype"), *point = str_field(r, "point");
     const char *want = NULL;
-    tt_dtype dt = dtn ? dtype_of(dtn, &want) : TT_DTYPE_UNKNOWN;
-    if (!file || !point || dt == TT_DTYPE_UNKNOWN) {
+    *dt = dtn ? dtype_of(dtn, &want) : TT_DTYPE_UNKNOWN;
+    if (!file || !point || *dt == TT_DTYPE_UNKNOWN) {
         fprintf(stderr, "%s: %s: record %d: needs string fields file, point and dtype (f32, bf16, f16, f64, i32)\n",
                 prog, mpath, i);
         return 2;
@@ -181,51 +160,49 @@ static int put_one(tt_writer *w, const cJSON *r, int i, const char *dir, const c
         fprintf(stderr, "%s: %s: record %d: file name too long\n", prog, mpath, i);
         return 2;
     }
-    npy a;
-    memset(&a, 0, sizeof a);
     size_t len = 0;
-    if (!(a.buf = slurp(path, &len)))
+    a->buf = cli_slurp(path, NPY_MAX_BYTES, "a .npy file", &len); /* exits 2 naming the file if unreadable */
+    if (npy_parse(a, path, len) != 0)
         return 2;
-    int rc = 0;
-    if (npy_parse(&a, path, len) != 0) {
-        rc = 2;
-    } else if (strcmp(a.descr + 1, want + 1) != 0) {
+    if (strcmp(a->descr + 1, want + 1) != 0) {
         fprintf(stderr, "%s: %s: descr '%s' but record %d of %s says dtype %s (stored as '%s')\n", prog, path,
-                a.descr, i, mpath, dtn, want);
-        rc = 2;
-    } else {
-        tt_key k = TT_KEY_INIT;
-        k.prompt_id = str_field(r, "prompt_id");
-        k.phase = str_field(r, "phase");
-        k.point = point;
-        k.layer = int_field(r, "layer");
-        k.step = int_field(r, "step");
-        k.token_id = int_field(r, "token_id");
-        k.logical_tok_idx = int_field(r, "logical_tok_idx");
-        k.pos_id = int_field(r, "pos_id");
-        k.rows = int_field(r, "rows");
-        k.rank = 0;
-        int s = tt_put(w, &k, dt, a.ndim, a.shape, a.data);
-        if (s < 0) {
-            fprintf(stderr, "%s: record %d (%s): %s\n", prog, i, path, tt_writer_errmsg(w));
-            rc = 3;
-        }
+                a->descr, i, mpath, dtn, want);
+        return 2;
     }
-    free(a.buf);
-    return rc;
+    return 0;
+}
+
+/* Writes record I (its tensor already loaded) to W. 0 ok, 3 write error (message printed). */
+static int put_one(tt_writer *w, const cJSON *r, int i, const npy *a, tt_dtype dt)
+{
+    tt_key k = TT_KEY_INIT;
+    k.prompt_id = str_field(r, "prompt_id");
+    k.phase = str_field(r, "phase");
+    k.point = str_field(r, "point");
+    k.layer = int_field(r, "layer");
+    k.step = int_field(r, "step");
+    k.token_id = int_field(r, "token_id");
+    k.logical_tok_idx = int_field(r, "logical_tok_idx");
+    k.pos_id = int_field(r, "pos_id");
+    k.rows = int_field(r, "rows");
+    k.rank = 0;
+    if (tt_put(w, &k, dt, a->ndim, a->shape, a->data) < 0) {
+        fprintf(stderr, "%s: record %d (%s): %s\n", prog, i, k.point, tt_writer_errmsg(w));
+        return 3;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
+    cli_init(argv[0]);
     if (argc != 3) {
         fprintf(stderr, "usage: npy2tt MANIFEST.json OUT.tt\n");
         return 2;
     }
     const char *mpath = argv[1];
     size_t len = 0;
-    char *text = slurp(mpath, &len);
-    if (!text)
-        return 2;
+    char *text = cli_slurp(mpath, MANIFEST_MAX_BYTES, "a JSON manifest", &len);
     cJSON *m = cJSON_ParseWithLength(text, len);
     free(text);
     const cJSON *recs = m ? cJSON_GetObjectItemCaseSensitive(m, "records") : NULL;
@@ -242,20 +219,38 @@ int main(int argc, char **argv)
     else
         snprintf(dir, sizeof dir, ".");
 
-    tt_writer_options o = TT_WRITER_OPTIONS_INIT;
-    o.ignore_env = 1;
-    o.overwrite = 1;
-    o.threads = 1;
-    tt_writer *w = NULL;
-    if (tt_writer_open(&w, argv[2], &o) != TT_OK) {
-        fprintf(stderr, "%s: %s\n", prog, w ? tt_writer_errmsg(w) : "out of memory");
-        tt_writer_free(w);
-        cJSON_Delete(m);
-        return 3;
+    int n = cJSON_GetArraySize(recs), rc = 0, loaded = 0;
+    npy *arrays = calloc((size_t)n + 1, sizeof *arrays);
+    tt_dtype *dts = calloc((size_t)n + 1, sizeof *dts);
+    if (!arrays || !dts) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        rc = 4;
     }
-    int rc = 0;
-    const cJSON *meta = cJSON_GetObjectItemCaseSensitive(m, "meta");
-    const cJSON *kv;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, recs)
+    {
+        if (rc)
+            break;
+        rc = load_one(&arrays[loaded], &dts[loaded], r, loaded, dir, mpath);
+        loaded++;
+    }
+
+    tt_writer *w = NULL;
+    if (!rc) {
+        tt_writer_options o = TT_WRITER_OPTIONS_INIT;
+        o.ignore_env = 1;
+        o.overwrite = 1;
+        o.threads = 1;
+        if (tt_writer_open(&w, argv[2], &o) != TT_OK) {
+            fprintf(stderr, "%s: %s\n", prog, w ? tt_writer_errmsg(w) : "out of memory");
+            rc = 3;
+        }
+    }
+    const cJSON *meta = NULL, *todo = NULL, *kv;
+    if (!rc) {
+        meta = cJSON_GetObjectItemCaseSensitive(m, "meta");
+        todo = recs;
+    }
     cJSON_ArrayForEach(kv, meta)
     {
         if (cJSON_IsString(kv) && tt_writer_set_meta(w, kv->string, kv->valuestring) != TT_OK) {
@@ -264,18 +259,22 @@ int main(int argc, char **argv)
         }
     }
     int i = 0;
-    const cJSON *r;
-    cJSON_ArrayForEach(r, recs)
+    cJSON_ArrayForEach(r, todo)
     {
         if (rc)
             break;
-        rc = put_one(w, r, i++, dir, mpath);
+        rc = put_one(w, r, i, &arrays[i], dts[i]);
+        i++;
     }
-    if (tt_writer_close(w) != TT_OK && !rc) {
+    if (w && tt_writer_close(w) != TT_OK && !rc) {
         fprintf(stderr, "%s: %s\n", prog, tt_writer_errmsg(w));
         rc = 3;
     }
     tt_writer_free(w);
+    for (int j = 0; j < loaded; j++)
+        free(arrays[j].buf);
+    free(arrays);
+    free(dts);
     cJSON_Delete(m);
     return rc;
 }

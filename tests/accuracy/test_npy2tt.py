@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """test_npy2tt.py — npy2tt against numpy and tracedump: every dtype it takes round-trips bit for bit with its key
-fields and metadata, and every bad input is an error naming the file (exit 2; an unwritable output exit 3).
+fields and metadata, and every bad input is an error naming the file (exit 2, no trace written; an unwritable
+output exit 3).
 
 Usage: test_npy2tt.py NPY2TT TRACEDUMP OUTDIR
 """
@@ -106,6 +107,7 @@ def errors():
         r = run(NPY2TT, m, os.path.join(d, "t.tt"))
         expect(r.returncode == code, f"{what}: exit {r.returncode}, expected {code} ({r.stderr.strip()})")
         expect(named in r.stderr, f"{what}: message does not name {named}: {r.stderr.strip()}")
+        expect(not os.path.exists(os.path.join(d, "t.tt")), f"{what}: a partial trace was written")
     m = write_manifest(d, [ok])
     r = run(NPY2TT, m, os.path.join(d, "no", "such", "dir", "t.tt"))
     expect(r.returncode == 3 and "t.tt" in r.stderr, f"unwritable output: exit {r.returncode}: {r.stderr}")
