@@ -115,19 +115,33 @@ def synth_cases(seed, out):
 
 # --- judging them ----------------------------------------------------------------------------------------------------
 
+def truth_error(d, truth):
+    """The largest relative L2 error of the pairs at the true (layer, point) in a tracediff JSON (None if absent):
+    how large the bug is where it starts."""
+    errs = []
+    for p in d.get("pairs", []):
+        try:
+            if (p["layer"], p["point"]) == tuple(truth[:2]) and p["metrics"]["rel_l2"] is not None:
+                errs.append(float(p["metrics"]["rel_l2"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return max(errs) if errs else None
+
+
 def run_tracediff(tracediff, case, jpath):
-    """(verdict, first failure (layer, point) or None, root cause) of one case; verdict ERROR(rc) when tracediff
-    wrote no JSON."""
+    """(verdict, first failure (layer, point) or None, root cause, rel. L2 error at the true place or None) of one
+    case; verdict ERROR(rc) when tracediff wrote no JSON."""
     cmd = [tracediff, "--mode", case.mode, *case.files, "--json", jpath, "-q"]
     r = subprocess.run(cmd, capture_output=True, text=True)
     try:
         with open(jpath) as f:
             d = json.load(f)
     except (OSError, ValueError):
-        return f"ERROR({r.returncode})", None, r.stderr.strip().splitlines()[-1:] or [""]
+        return f"ERROR({r.returncode})", None, (r.stderr.strip().splitlines() or [""])[-1], None
     ff = d.get("first_failure")
     where = (ff["layer"], ff["point"]) if ff else None
-    return d["verdict"], where, (ff or {}).get("root_cause") or d.get("subcause") or ""
+    err = truth_error(d, case.truth) if case.truth else None
+    return d["verdict"], where, (ff or {}).get("root_cause") or d.get("subcause") or "", err
 
 
 def classify(case, verdict, where):
@@ -155,8 +169,8 @@ def job(args):
     for c in cases:
         per = {}
         for label, td in tracediffs:
-            v, where, cause = run_tracediff(td, c, c.files[0] + f".{label}.json")
-            per[label] = (v, where, cause, classify(c, v, where))
+            v, where, cause, err = run_tracediff(td, c, c.files[0] + f".{label}.json")
+            per[label] = (v, where, cause, classify(c, v, where), err)
         res.append((c, per))
         if not keep:
             for p in c.files:
@@ -197,8 +211,11 @@ def summarise(results, labels):
         r["runs"] += 1
         r["dtypes"].add(c.dtype)
         r["ctx"].add(c.ctx)
+        errs = [per[lab][4] for lab in labels if per[lab][4] is not None]
+        if errs:
+            r.setdefault("errs", []).append(errs[0])
         for label in labels:
-            v, where, cause, cls = per[label]
+            v, where, cause, cls, _ = per[label]
             r.setdefault(label, collections.Counter())[cls] += 1
             if cls in ("elsewhere", "false_mismatch"):
                 r.setdefault(label + "/where", collections.Counter())[f"{fmt_where(where)} ({cause})"] += 1
@@ -244,10 +261,10 @@ def markdown(rows, labels, cmd, seconds, ncases, commit, jobs):
     out.append("| **all** | | | | **%d** | " % totals[labels[0][0] + "/runs"] +
                " | ".join(f"**{totals[lab]}** | " for lab, _ in labels) + " |")
     out += ["", "## Bugs: found at the true (layer, point) (must be >= 95 %), elsewhere, missed", "",
-            "| source | bug | dtype | true place | runs | " +
+            "| source | bug | dtype | true place | rel. L2 there: median (min) | runs | " +
             " | ".join(f"{lab}: at truth | {lab}: elsewhere | {lab}: missed | {lab}: where instead"
                        for lab, _ in labels) + " |",
-            "|---|---|---|---|---|" + "---|---|---|---|" * len(labels)]
+            "|---|---|---|---|---|---|" + "---|---|---|---|" * len(labels)]
     for (source, name, truth, dtype), r in order:
         if truth is None:
             continue
@@ -257,7 +274,10 @@ def markdown(rows, labels, cmd, seconds, ncases, commit, jobs):
             n = r["runs"]
             cells += [f"{c['at_truth']} ({100 * c['at_truth'] / n:.0f} %)", str(c["elsewhere"]), str(c["missed"]),
                       top(r.get(lab + "/where", collections.Counter()))]
-        out.append(f"| {source} | {name} | {dtype} | {truth[1]} L{truth[0]} | {n} | " + " | ".join(cells) + " |")
+        e = sorted(r.get("errs", []))
+        size = f"{e[len(e) // 2]:.2g} ({e[0]:.2g})" if e else "-"
+        out.append(f"| {source} | {name} | {dtype} | {truth[1]} L{truth[0]} | {size} | {n} | " + " | ".join(cells) +
+                   " |")
     out += ["", "Why each place is the true one:", ""]
     seen = set()
     for (source, name, truth, _), r in order:
@@ -342,7 +362,7 @@ def main():
             f.write("source\tname\tseed\tdtype\tcontext\ttruth\ttracediff\tverdict\tfirst_failure\tcause\tclass\n")
             for c, per in sorted(results, key=lambda x: x[0].row()):
                 for lab in labels:
-                    v, where, cause, cls = per[lab]
+                    v, where, cause, cls, _ = per[lab]
                     f.write(f"{c.row()}\t{fmt_where(c.truth)}\t{lab}\t{v}\t{fmt_where(where)}\t{cause}\t{cls}\n")
     cmd = " ".join(["tests/accuracy/confusion.py"] + [x for x in sys.argv[1:]])
     if a.md:
