@@ -38,6 +38,11 @@ CONTEXTS = (16, 64, 200, 640, 2048)
 DTYPES = ("f32", "bf16")
 QUICK_SEEDS, QUICK_CONTEXTS = (1, 2), (16, 200, 640)
 TINYLM_PROMPTS = "p0_short,p6_len_16,p6_len_32,p7_len_100"
+# A bug run whose relative L2 error at the true place is at most this many times the correct engine's there (same
+# source, seed, dtype, context and traced points) cannot be told from drift at that place by any judgement: it is
+# counted apart ("below drift") and left out of the 95 % requirement. Not applied to the cache points, whose prefix
+# rows a kv_aligned diff checks bitwise whatever the size of the change.
+BELOW_DRIFT = 2.0
 
 # tinylm's bugs and where they start (samples/tinylm/README.md, "Bug switches", with the reasons there).
 TINYLM_TRUTH = {
@@ -59,6 +64,7 @@ class Case:
     truth: tuple = None  # (layer, point, why); None for correct runs
     files: list = field(default_factory=list)
     mode: str = "kv_aligned"
+    below_drift: bool = False  # the bug's error at its true place is within BELOW_DRIFT x the correct engine's
 
     def row(self):
         return f"{self.source}\t{self.name}\t{self.seed}\t{self.dtype}\t{self.ctx}"
@@ -137,14 +143,16 @@ def run_tracediff(tracediff, case, jpath):
         with open(jpath) as f:
             d = json.load(f)
     except (OSError, ValueError):
-        return f"ERROR({r.returncode})", None, (r.stderr.strip().splitlines() or [""])[-1], None
+        return f"ERROR({r.returncode})", None, (r.stderr.strip().splitlines() or [""])[-1], None, None
     ff = d.get("first_failure")
     where = (ff["layer"], ff["point"]) if ff else None
     err = truth_error(d, case.truth) if case.truth else None
-    return d["verdict"], where, (ff or {}).get("root_cause") or d.get("subcause") or "", err
+    return d["verdict"], where, (ff or {}).get("root_cause") or d.get("subcause") or "", err, d
 
 
 def classify(case, verdict, where):
+    if case.below_drift:
+        return "below_drift"
     if case.truth is None:
         if verdict == "MISMATCH":
             return "false_mismatch"
@@ -165,11 +173,19 @@ def job(args):
         cases = tinylm_cases(*params, out, tinylm)
     else:
         cases = synth_cases(*params, out)
-    res = []
+    res, correct_json = [], {}
     for c in cases:
         per = {}
-        for label, td in tracediffs:
-            v, where, cause, err = run_tracediff(td, c, c.files[0] + f".{label}.json")
+        for i, (label, td) in enumerate(tracediffs):
+            v, where, cause, err, d = run_tracediff(td, c, c.files[0] + f".{label}.json")
+            if i == 0 and c.truth is None:
+                correct_json[c.mode] = d  # each job writes its correct engine before its bugs
+            base = correct_json.get(c.mode)
+            # (cache points are judged by the bitwise prefix check, not by their size)
+            if (i == 0 and c.truth and c.source != "synth" and c.truth[1] not in ("k_cache", "v_cache")
+                    and base is not None and err is not None):
+                drift = truth_error(base, c.truth)
+                c.below_drift = drift is not None and err <= BELOW_DRIFT * drift
             per[label] = (v, where, cause, classify(c, v, where), err)
         res.append((c, per))
         if not keep:
@@ -261,23 +277,29 @@ def markdown(rows, labels, cmd, seconds, ncases, commit, jobs):
     out.append("| **all** | | | | **%d** | " % totals[labels[0][0] + "/runs"] +
                " | ".join(f"**{totals[lab]}** | " for lab, _ in labels) + " |")
     out += ["", "## Bugs: found at the true (layer, point) (must be >= 95 %), elsewhere, missed", "",
+            f"Below drift: runs whose relative L2 error at the true place is at most {BELOW_DRIFT:g} x the correct "
+            "engine's there (same seed, dtype, context, traced points); no judgement can place them, so they are "
+            "left out of the percentages and of the must-reach check.", "",
             "| source | bug | dtype | true place | rel. L2 there: median (min) | runs | " +
+            "below drift | " +
             " | ".join(f"{lab}: at truth | {lab}: elsewhere | {lab}: missed | {lab}: where instead"
                        for lab, _ in labels) + " |",
-            "|---|---|---|---|---|---|" + "---|---|---|---|" * len(labels)]
+            "|---|---|---|---|---|---|---|" + "---|---|---|---|" * len(labels)]
     for (source, name, truth, dtype), r in order:
         if truth is None:
             continue
         cells = []
         for lab, _ in labels:
             c = r[lab]
-            n = r["runs"]
-            cells += [f"{c['at_truth']} ({100 * c['at_truth'] / n:.0f} %)", str(c["elsewhere"]), str(c["missed"]),
+            n = r["runs"] - c["below_drift"]
+            pct = f"{100 * c['at_truth'] / n:.0f} %" if n else "-"
+            cells += [f"{c['at_truth']} ({pct})", str(c["elsewhere"]), str(c["missed"]),
                       top(r.get(lab + "/where", collections.Counter()))]
         e = sorted(r.get("errs", []))
         size = f"{e[len(e) // 2]:.2g} ({e[0]:.2g})" if e else "-"
-        out.append(f"| {source} | {name} | {dtype} | {truth[1]} L{truth[0]} | {size} | {n} | " + " | ".join(cells) +
-                   " |")
+        below = r[labels[0][0]]["below_drift"]
+        out.append(f"| {source} | {name} | {dtype} | {truth[1]} L{truth[0]} | {size} | {r['runs']} | {below} | " +
+                   " | ".join(cells) + " |")
     out += ["", "Why each place is the true one:", ""]
     seen = set()
     for (source, name, truth, _), r in order:
@@ -310,8 +332,9 @@ def check(rows, label):
             if bad:
                 fails.append(f"{source} {name}: {bad} of {r['runs']} correct runs not passed "
                              f"({top(r.get(label + '/where', collections.Counter()), 3)})")
-        elif c["at_truth"] < 0.95 * r["runs"]:
-            fails.append(f"{source} {name}: at {truth[1]} L{truth[0]} in {c['at_truth']} of {r['runs']} runs "
+        elif c["at_truth"] < 0.95 * (r["runs"] - c["below_drift"]):
+            fails.append(f"{source} {name}: at {truth[1]} L{truth[0]} in {c['at_truth']} of "
+                         f"{r['runs'] - c['below_drift']} runs "
                          f"(elsewhere {c['elsewhere']}, missed {c['missed']}: "
                          f"{top(r.get(label + '/where', collections.Counter()), 3)})")
     return fails
