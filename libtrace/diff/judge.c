@@ -78,8 +78,9 @@ static void decide(const tt_diff *d, tt_diff_pair *p, double baseline)
     }
     /* elements outside the element tolerance, unless the inputs' error, amplified, is beyond its relative part:
      * then drift explains elements out there (softmax outputs carry the inputs' absolute score error as a relative
-     * error of each probability) and the judged error decides */
-    if (p->m.outside_tol && (amp <= p->m.rtol || p->m.tol_source || j->unit == 0)) {
+     * error of each probability) and the judged error decides; it cannot when it has no finite value (a reference
+     * of zeros against non-zero elements: no upstream error explains an infinite relative one) */
+    if (p->m.outside_tol && (amp <= p->m.rtol || p->m.tol_source || j->unit == 0 || !isfinite(j->error))) {
         j->decided_by = TT_DIFF_BY_TOLERANCE;
         p->numeric_verdict = TT_DIFF_MISMATCH;
         return;

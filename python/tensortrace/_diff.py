@@ -133,14 +133,16 @@ class _Tols:
 
 def diff(left_file, right_file=None, mode="numeric", left=(), right=(), where=(), key=None, align=None,
          stages=None, cache_points=None, tol=(), tol_file=None, threads=None, jump_ratio=None, jump_floor=None,
-         topk=None, verify_identical=False):
+         topk=None, verify_identical=False, allow_nonfinite=False, stat_threshold=None):
     """Compares two runs with the library's diff engine, as tracediff does with the same options.
 
     left_file, right_file: two traces, or one (right_file None) whose sides the filters choose; one file without
     filters compares phase=prefill_last (left) with phase=decode0 (right). The right side is the reference.
     left, right, where: conditions ("phase=decode0", "layer=0-3"); mode: numeric | as_designed | kv_aligned;
     align: None | "none" | "pos"; stages: list or comma text, "capture" for capture order; tol: specs
-    "POINT[@L]=R:A"; tol_file: a tolerance file. Returns a Diff whatever the verdict; raises TraceError when the
+    "POINT[@L]=R:A"; tol_file: a tolerance file; allow_nonfinite: accept NaN/Inf that both sides hold at the same
+    elements (tracediff --allow-nonfinite); stat_threshold: |t| above which a scale or offset fit is a finding
+    (tracediff --stat-threshold). Returns a Diff whatever the verdict; raises TraceError when the
     comparison cannot run (unreadable file, a side selecting nothing, no pair) with the engine's message.
     """
     o = _lib.DiffOptions()
@@ -160,6 +162,8 @@ def diff(left_file, right_file=None, mode="numeric", left=(), right=(), where=()
     o.jump_floor = float(jump_floor or 0)
     o.topk = int(topk or 0)
     o.verify_identical = 1 if verify_identical else 0
+    o.allow_nonfinite = 1 if allow_nonfinite else 0
+    o.stat_threshold = float(stat_threshold or 0)
     lconds = _as_list(left) + _as_list(where)
     rconds = _as_list(right) + _as_list(where)
     tols = _Tols(tol, tol_file)

@@ -92,7 +92,8 @@ class DiffOptions(ctypes.Structure):
     """tt_diff_options (grows by appending; `size` tells the library which fields this mirror has)"""
     _fields_ = [("size", c_u32), ("mode", c_int), ("align", c_int), ("key", c_char_p), ("stages", c_char_p),
                 ("cache_points", c_char_p), ("tols", c_void_p), ("threads", c_u32), ("jump_ratio", c_double),
-                ("jump_floor", c_double), ("topk", c_u32), ("slab_bytes", c_u64), ("verify_identical", c_int)]
+                ("jump_floor", c_double), ("topk", c_u32), ("slab_bytes", c_u64), ("verify_identical", c_int),
+                ("allow_nonfinite", c_int), ("stat_threshold", c_double)]
 
 
 class DiffJsonOptions(ctypes.Structure):

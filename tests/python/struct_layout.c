@@ -77,7 +77,8 @@ int main(void)
     F(tt_diff_options, size), F(tt_diff_options, mode), F(tt_diff_options, align), F(tt_diff_options, key);
     F(tt_diff_options, stages), F(tt_diff_options, cache_points), F(tt_diff_options, tols);
     F(tt_diff_options, threads), F(tt_diff_options, jump_ratio), F(tt_diff_options, jump_floor);
-    F(tt_diff_options, topk), F(tt_diff_options, slab_bytes), F(tt_diff_options, verify_identical);
+    F(tt_diff_options, topk), F(tt_diff_options, slab_bytes), F(tt_diff_options, verify_identical),
+        F(tt_diff_options, allow_nonfinite), F(tt_diff_options, stat_threshold);
     end();
     begin("tt_diff_json_options", sizeof(tt_diff_json_options));
     F(tt_diff_json_options, size), F(tt_diff_json_options, left_conds), F(tt_diff_json_options, left_nconds);

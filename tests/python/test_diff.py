@@ -49,10 +49,13 @@ def test_tt_diff_agrees_with_tracediff_with_filters_and_options(tinylm_rope):
 def test_tt_diff_of_two_python_traces(tmp_path):
     rng = np.random.default_rng(5)
     xs = [rng.standard_normal((2, 64)).astype(np.float32) for _ in range(3)]
-    for name, bump in (("a.tt", 0.0), ("b.tt", 1e-6), ("c.tt", 0.5)):
+    # b: layer 1 one ulp off, up or down at random (rounding noise, unbiased: drift); c: layer 1 off by 0.5 (a bug)
+    up = rng.random(xs[1].shape) < 0.5
+    noisy = np.where(up, np.nextafter(xs[1], np.float32(np.inf)), np.nextafter(xs[1], np.float32(-np.inf)))
+    for name, one in (("a.tt", xs[1]), ("b.tt", noisy.astype(np.float32)), ("c.tt", xs[1] + np.float32(0.5))):
         with tt.Writer(tmp_path / name) as w:
             for layer, x in enumerate(xs):
-                w.put(x + (bump if layer == 1 else 0), point="mlp_out", layer=layer, prompt_id="p", pos_id=3,
+                w.put(one if layer == 1 else x, point="mlp_out", layer=layer, prompt_id="p", pos_id=3,
                       phase="decode0", step=1)
     same = tt.diff(tmp_path / "a.tt", tmp_path / "a.tt")
     assert same.verdict == "IDENTICAL" and same.exit_code == 0 and same.first_failure is None
@@ -66,6 +69,19 @@ def test_tt_diff_of_two_python_traces(tmp_path):
     assert list(pairs["verdict"]) == ["MATCH", "MISMATCH", "MATCH"]
     assert list(pairs["layer"]) == [0, 1, 2]
     assert pairs["max_abs"][1] == pytest.approx(0.5, rel=1e-6)
+
+
+def test_tt_diff_nonfinite_needs_allow_nonfinite(tmp_path):
+    x = np.linspace(-1, 1, 128, dtype=np.float32).reshape(2, 64)
+    x[1, 7] = np.nan
+    for name in ("a.tt", "b.tt"):
+        with tt.Writer(tmp_path / name) as w:
+            w.put(x, point="mlp_out", layer=0, prompt_id="p", pos_id=3, phase="decode0", step=1)
+    strict = tt.diff(tmp_path / "a.tt", tmp_path / "b.tt", verify_identical=True)
+    assert strict.verdict == "MISMATCH" and strict.exit_code == 1
+    assert strict.first_failure["root_cause"] == "NONFINITE"
+    allowed = tt.diff(tmp_path / "a.tt", tmp_path / "b.tt", verify_identical=True, allow_nonfinite=True)
+    assert allowed.verdict != "MISMATCH" and allowed.exit_code == 0
 
 
 def test_pairs_without_pandas_are_numpy_columns(tinylm_rope, monkeypatch):
