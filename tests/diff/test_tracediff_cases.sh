@@ -20,6 +20,7 @@
 set -u
 TD=$1 GEN=$2 OUT=$3 PY=${4:-/usr/bin/python3}
 SCHEMA=$(dirname "$0")/../../schemas/diff.schema.json
+rm -rf "$OUT"    # a fresh directory: tracediff never replaces an existing output without -f
 mkdir -p "$OUT"
 fails=0 passes=0
 ok() { passes=$((passes + 1)); }
