@@ -11,8 +11,9 @@ command -v valgrind >/dev/null || { echo "valgrind_tools: SKIPPED: valgrind is n
 work=$(mktemp -d "${TMPDIR:-/tmp}/tt_valgrind.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
+# Origins are tracked only when a run fails (it doubles the cost): the failing run is repeated with them.
 vg=(valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect
-    --track-origins=yes --quiet)
+    --quiet)
 runs=0
 fails=0
 run() { # run LABEL TOOL ARGS...
@@ -25,6 +26,7 @@ run() { # run LABEL TOOL ARGS...
   if [ $rc -eq 99 ] || [ $rc -gt 128 ]; then
     fails=$((fails + 1))
     echo "valgrind_tools: FAILED ($rc): $label: $tool $*"
+    "${vg[@]}" --track-origins=yes --log-file="$log" "$build/tools/$tool/$tool" "$@" >/dev/null 2>"$work/stderr"
     cat "$log"
   fi
 }
