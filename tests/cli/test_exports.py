@@ -27,14 +27,8 @@ ST_DTYPE = {"f32": "F32", "f16": "F16", "bf16": "BF16", "f64": "F64", "i8": "I8"
             "i32": "I32", "i64": "I64", "f8_e4m3": "F8_E4M3", "f8_e5m2": "F8_E5M2", "f8_e4m3fnuz": "U8",
             "f8_e5m2fnuz": "U8"}
 
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checks import check  # noqa: E402
 
 
 def run(*argv):
@@ -124,8 +118,8 @@ def main():
         tensors = manifest(fx)
         check_npy(tracedump, fx, tmp, tensors)
         check_safetensors(tracedump, fx, tmp, tensors)
-    print(f"{len(tensors)} tensors exported and read back; {failures} failure(s)")
-    return 1 if failures else 0
+    print(f"{len(tensors)} tensors exported and read back; {check.failures} failure(s)")
+    return 1 if check.failures else 0
 
 
 if __name__ == "__main__":

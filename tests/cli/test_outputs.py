@@ -34,16 +34,8 @@ BUILD = os.path.abspath(sys.argv[1])
 SANITIZED = "--sanitized" in sys.argv[2:]
 TOOLS = {t: os.path.join(BUILD, "tools", t, t)
          for t in ["tracedump", "trace2jsonl", "jsonl2trace", "tracediff", "tracereport", "tracebench"]}
-fails = []
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        fails.append(what)
-        print("FAIL:", what)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checks import check  # noqa: E402
 
 
 def run(tool, *args, stdin=None, stdout=subprocess.PIPE, timeout=60, limit_as=None, cwd=None):
@@ -86,8 +78,7 @@ def main():
         cases(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{checks - len(fails)} of {checks} checks passed")
-    return 1 if fails else 0
+    return check.summary()
 
 
 def cases(w):

@@ -26,14 +26,8 @@ for prog in ("flatc", "zstd"):
         sys.exit(77)
 
 work = tempfile.mkdtemp(prefix="tt_interop_")
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checks import check  # noqa: E402
 
 
 def run(*args, **kw):
@@ -173,5 +167,5 @@ check("point=q_post_rope" in rec[2] and "layer=8" in rec[2] and "hash=9007199254
 check("min=-1.5 max=2.5 mean=0.125" in rec[1], rec[1])
 
 shutil.rmtree(work)
-print("interop: %s" % ("FAILED" if failures else "ok"))
-sys.exit(1 if failures else 0)
+print("interop: %s" % ("FAILED" if check.failures else "ok"))
+sys.exit(1 if check.failures else 0)

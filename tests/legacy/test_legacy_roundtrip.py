@@ -18,14 +18,8 @@ import subprocess
 import sys
 import tempfile
 
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checks import check  # noqa: E402
 
 
 def run(*argv, stdin=None, code=0):
@@ -102,8 +96,8 @@ def main():
         check(not os.path.exists(os.path.join(tmp, "broken.tt")), "--strict leaves no output")
         _, err = run(j2t, broken, "-o", os.path.join(tmp, "broken.tt"))
         check("skipped 1 bad line of 282 (first: line 100); 281 records written" in err, f"default mode: {err}")
-    print(f"legacy round trips: {failures} failure(s)")
-    return 1 if failures else 0
+    print(f"legacy round trips: {check.failures} failure(s)")
+    return 1 if check.failures else 0
 
 
 if __name__ == "__main__":

@@ -17,16 +17,8 @@ import subprocess
 import sys
 
 TINYLM, TRACEDIFF, TRACEREPORT, OUT = sys.argv[1:5]
-fails = []
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        fails.append(what)
-        print("FAIL:", what)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checks import check  # noqa: E402
 
 
 def run(*args, expect=None):
@@ -344,8 +336,7 @@ def main():
     p = run(TRACEREPORT, "--version")
     check(p.returncode == 0 and "tracereport (tensortrace)" in p.stdout, "--version")
 
-    print(f"{checks - len(fails)} of {checks} checks passed")
-    return 1 if fails else 0
+    return check.summary()
 
 
 sys.exit(main())

@@ -25,15 +25,8 @@ TINYLM, TRACEDIFF, TRACEREPORT, OUT = sys.argv[1:5]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
          "--disable-default-apps", "--mute-audio"]
-fails, checks = [], 0
-
-
-def check(cond, what):
-    global checks
-    checks += 1
-    if not cond:
-        fails.append(what)
-        print("FAIL:", what)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from checks import check  # noqa: E402
 
 
 def find_chromium():
@@ -206,8 +199,7 @@ def main():
         check_heatmap(elems, evil, "heatmap", "evil")
     finally:
         shutil.rmtree(profile, ignore_errors=True)
-    print(f"{checks - len(fails)} of {checks} checks passed")
-    return 1 if fails else 0
+    return check.summary()
 
 
 sys.exit(main())
