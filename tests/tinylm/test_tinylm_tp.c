@@ -340,20 +340,7 @@ int main(int argc, char **argv)
     }
     g_bin = argv[1];
     g_dir = argv[2];
-    static const char *const env[] = {"TT_TRACE_FILE", "TT_TRACE_MODE", "TT_TRACE_LAYERS", "TT_TRACE_POINTS",
-                                      "TT_TRACE_PROMPTS", "TT_TRACE_PHASES", "TT_TRACE_RANK", "RANK",
-                                      "OMPI_COMM_WORLD_RANK", "SLURM_PROCID", "LOCAL_RANK"};
-    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++)
-        unsetenv(env[i]);
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", g_dir);
-    for (char *q = tmp + 1; *q; q++)
-        if (*q == '/') {
-            *q = '\0';
-            mkdir(tmp, 0755);
-            *q = '/';
-        }
-    mkdir(tmp, 0755);
+    tlc_prepare(g_dir);
 
     static const char *const dtypes[2] = {"f32", "bf16"};
     for (int d = 0; d < 2; d++) {
