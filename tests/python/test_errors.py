@@ -152,7 +152,7 @@ def test_stats_only_records_have_no_tensor(tmp_path):
         assert list(cols.columns if hasattr(cols, "columns") else cols) == [
             "index", "prompt_id", "phase", "point", "layer", "step", "token_id", "logical_tok_idx", "pos_id", "rows",
             "rank", "dtype", "shape", "hash", "min", "max", "mean", "absmax", "l2", "nan_count", "inf_count",
-            "has_tensor"]
+            "has_tensor", "shard_kind", "shard_dim", "shard_index", "shard_count"]
         assert not cols["has_tensor"][0] and cols["shape"][0] == (2, 3)
 
 

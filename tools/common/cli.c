@@ -81,7 +81,7 @@ void cli_die(int code, const char *fmt, ...)
 void cli_print_version(void)
 {
     printf("%s (tensortrace) %s\n", prog_name, tt_version());
-    printf("trace format 1.0\n");
+    printf("trace format 1.1\n");
 }
 
 void cli_close_out(FILE *f, const char *path)
@@ -935,6 +935,14 @@ size_t cli_fmt_double(char *dst, double v)
 
 #define SJ_LIT(d, s) (memcpy((d), (s), sizeof(s) - 1), (d) += sizeof(s) - 1)
 
+/* Appends a short name that needs no escaping (a dtype or shard kind name); returns the end. */
+static char *sj_name(char *d, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(d, s, n);
+    return d + n;
+}
+
 static char *sj_double(char *d, double v, unsigned flags)
 {
     if ((flags & CLI_SJ_NAN_NULL) && !isfinite(v)) {
@@ -954,7 +962,7 @@ void cli_buf_stage_trace(cli_buf *b, const tt_record *rec, unsigned flags)
     cli_buf_puts(b, ", \"point\": ");
     cli_buf_json_str(b, k->point ? k->point : "");
     /* the numbers: at most ~40 bytes each, the 8 dims of a shape included */
-    char *d0 = cli_buf_reserve(b, 1024), *d = d0;
+    char *d0 = cli_buf_reserve(b, 1536), *d = d0;
     SJ_LIT(d, ", \"layer\": ");
     d += cli_fmt_i64(d, k->layer);
     SJ_LIT(d, ", \"step\": ");
@@ -984,14 +992,21 @@ void cli_buf_stage_trace(cli_buf *b, const tt_record *rec, unsigned flags)
         SJ_LIT(d, ", \"mean\": ");
         d = sj_double(d, rec->stats.mean, flags);
     }
+    if (k->shard_kind != TT_SHARD_NONE) { /* optional keys: lines of whole tensors stay as the seeds' */
+        SJ_LIT(d, ", \"shard_kind\": \"");
+        d = sj_name(d, tt_shard_kind_name(k->shard_kind));
+        SJ_LIT(d, "\", \"shard_dim\": ");
+        d += cli_fmt_i64(d, k->shard_dim);
+        SJ_LIT(d, ", \"shard_index\": ");
+        d += cli_fmt_i64(d, k->shard_index);
+        SJ_LIT(d, ", \"shard_count\": ");
+        d += cli_fmt_i64(d, k->shard_count);
+    }
     if (flags & CLI_SJ_EXTRA) {
         SJ_LIT(d, ", \"rank\": ");
         d += cli_fmt_i64(d, k->rank);
         SJ_LIT(d, ", \"dtype\": \"");
-        const char *dn = tt_dtype_name(rec->dtype);
-        size_t dl = strlen(dn);
-        memcpy(d, dn, dl);
-        d += dl;
+        d = sj_name(d, tt_dtype_name(rec->dtype));
         SJ_LIT(d, "\", \"shape\": [");
         for (int i = 0; i < rec->ndim && i < TT_MAX_DIMS; i++) {
             if (i)
