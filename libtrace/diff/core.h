@@ -86,7 +86,10 @@ struct tt_diff {
     char errmsg[DIFF_ERRMSG];
     tt_diff_options o;
     tt_diff_tols *tols;
-    char *key_text, *stages_text, *left_path, *right_path;
+    char *key_text, *stages_text, *left_path, *right_path; /* the sides' names: "FILE" or "FILE (+N files)" */
+    char **paths[2];     /* each side's files */
+    size_t npaths[2];
+    tt_reader *src[2];   /* each side's reader, open from pairing to tt_diff_free (diff_open_side) */
     char *cache_points_text;
     unsigned key_mask;
     int same_file;

@@ -20,6 +20,16 @@ static int run(tt_diff *d, const tt_filter *lf, const tt_filter *rf)
 int tt_diff_run(tt_diff **out, const char *left_path, const tt_filter *left_filter, const char *right_path,
                 const tt_filter *right_filter, const tt_diff_options *opts)
 {
+    const char *l[1] = {left_path}, *r[1] = {right_path};
+    return tt_diff_run_many(out, left_path ? l : NULL, left_path ? 1 : 0, left_filter,
+                            right_path && *right_path ? r : NULL, right_path && *right_path ? 1 : 0, right_filter,
+                            opts);
+}
+
+int tt_diff_run_many(tt_diff **out, const char *const *left, size_t nleft, const tt_filter *left_filter,
+                     const char *const *right, size_t nright, const tt_filter *right_filter,
+                     const tt_diff_options *opts)
+{
     if (!out)
         return TT_E_INVAL;
     tt_diff *d = calloc(1, sizeof *d);
@@ -39,7 +49,7 @@ int tt_diff_run(tt_diff **out, const char *left_path, const tt_filter *left_filt
     uint64_t t0 = tt_monotonic_ns();
     tt_filter *own[2] = {NULL, NULL};
     const tt_filter *lf = left_filter, *rf = right_filter;
-    int rc = diff_pair_setup(d, left_path, right_path, &lf, &rf, own);
+    int rc = diff_pair_setup(d, left, nleft, right, nright, &lf, &rf, own);
     if (rc == TT_OK)
         rc = run(d, lf, rf);
     tt_filter_free(own[0]);
@@ -63,6 +73,12 @@ void tt_diff_free(tt_diff *d)
     free(d->stages_text);
     free(d->left_path);
     free(d->right_path);
+    for (int s = 0; s < 2; s++) {
+        for (size_t i = 0; d->paths[s] && i < d->npaths[s]; i++)
+            free(d->paths[s][i]);
+        free(d->paths[s]);
+        tt_reader_close(d->src[s]);
+    }
     free(d->cache_points_text);
     for (int s = 0; s < 2; s++) {
         free(d->units[s]);

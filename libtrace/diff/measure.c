@@ -10,6 +10,7 @@
 #define _DEFAULT_SOURCE /* MADV_HUGEPAGE */
 #include "measure.h"
 #include "reader_impl.h"
+#include "pair.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -558,7 +559,7 @@ static int open_worker(shared *sh, worker *w)
             w->r[1] = NULL;
             break;
         }
-        int rc = tt_reader_open(&w->r[s], s ? d->right_path : d->left_path, NULL);
+        int rc = diff_open_side(d, s, &w->r[s]);
         if (rc != TT_OK) {
             diff_err(d, rc, "%s", w->r[s] ? tt_reader_errmsg(w->r[s]) : tt_strerror(rc));
             return rc;
@@ -673,8 +674,7 @@ int diff_detail(tt_diff *d, const tt_diff_pair *p, tt_diff_failure *f)
     int rc = detail_init(&acc, d->o.topk);
     if (rc != TT_OK)
         return diff_err(d, rc, "out of memory");
-    if ((rc = tt_reader_open(&r[0], d->left_path, NULL)) != TT_OK ||
-        (rc = tt_reader_open(&r[1], d->right_path, NULL)) != TT_OK)
+    if ((rc = diff_open_side(d, 0, &r[0])) != TT_OK || (rc = diff_open_side(d, 1, &r[1])) != TT_OK)
         goto done;
     const tt_diff_side *l = &p->left, *rs = &p->right;
     size_t le = tt_dtype_size(l->dtype);

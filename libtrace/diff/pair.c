@@ -705,9 +705,12 @@ static int group_and_order(tt_diff *d)
     d->pairs_cap = n;
     return TT_OK;
 }
-static int open_reader(tt_diff *d, const char *path, tt_reader **r)
+/* Opens a side's files as one reader (tt_reader_open_many: records file after file in rank order). */
+static int open_side(tt_diff *d, int side)
 {
-    int rc = tt_reader_open(r, path, NULL);
+    tt_reader **r = &d->src[side];
+    int rc = d->npaths[side] == 1 ? tt_reader_open(r, d->paths[side][0], NULL)
+                                  : tt_reader_open_many(r, (const char *const *)d->paths[side], d->npaths[side], NULL);
     if (rc != TT_OK) {
         diff_err(d, rc, "%s", *r && tt_reader_errmsg(*r)[0] ? tt_reader_errmsg(*r) : tt_strerror(rc));
         tt_reader_close(*r);
@@ -717,8 +720,29 @@ static int open_reader(tt_diff *d, const char *path, tt_reader **r)
     return TT_OK;
 }
 
-int diff_pair_setup(tt_diff *d, const char *left_path, const char *right_path, const tt_filter **lf,
-                 const tt_filter **rf, tt_filter **own)
+int diff_open_side(tt_diff *d, int side, tt_reader **out)
+{
+    const tt_reader *src = d->src[d->same_file ? 0 : side];
+    int rc = tt_reader_reopen(src, out);
+    if (rc != TT_OK)
+        diff_err(d, rc, "%s", *out && tt_reader_errmsg(*out)[0] ? tt_reader_errmsg(*out) : tt_strerror(rc));
+    return rc;
+}
+
+/* "FILE", or "FILE (+N files)" for a side of several. */
+static char *side_name(const char *const *paths, size_t n)
+{
+    size_t len = strlen(paths[0]) + 32;
+    char *s = malloc(len);
+    if (s && n == 1)
+        snprintf(s, len, "%s", paths[0]);
+    else if (s)
+        snprintf(s, len, "%s (+%zu file%s)", paths[0], n - 1, n == 2 ? "" : "s");
+    return s;
+}
+
+int diff_pair_setup(tt_diff *d, const char *const *left, size_t nleft, const char *const *right, size_t nright,
+                    const tt_filter **lf, const tt_filter **rf, tt_filter **own)
 {
     const tt_diff_options *o = &d->o;
     if (o->mode < TT_DIFF_MODE_DEFAULT || o->mode > TT_DIFF_KV_ALIGNED)
@@ -743,15 +767,30 @@ int diff_pair_setup(tt_diff *d, const char *left_path, const char *right_path, c
         d->o.slab_bytes = 64ull << 20;
     if (d->o.slab_bytes < 4096)
         d->o.slab_bytes = 4096;
-    if (!left_path || !*left_path)
+    if (!left || !nleft)
         return diff_err(d, TT_E_INVAL, "no left file");
-    d->left_path = tt_strdup(left_path);
-    d->right_path = tt_strdup(right_path && *right_path ? right_path : left_path);
+    if (nright && !right)
+        return diff_err(d, TT_E_INVAL, "no right file");
+    for (int s = 0; s < 2; s++) {
+        const char *const *p = s && nright ? right : left;
+        size_t n = s && nright ? nright : nleft;
+        for (size_t i = 0; i < n; i++)
+            if (!p[i] || !*p[i])
+                return diff_err(d, TT_E_INVAL, "the %s side: an empty file name", s ? "right" : "left");
+        if (!(d->paths[s] = calloc(n, sizeof(char *))))
+            return diff_err(d, TT_E_NOMEM, "out of memory");
+        d->npaths[s] = n;
+        for (size_t i = 0; i < n; i++)
+            if (!(d->paths[s][i] = tt_strdup(p[i])))
+                return diff_err(d, TT_E_NOMEM, "out of memory");
+    }
+    d->left_path = side_name(left, nleft);
+    d->right_path = nright ? side_name(right, nright) : side_name(left, nleft);
     if (!d->left_path || !d->right_path)
         return diff_err(d, TT_E_NOMEM, "out of memory");
     /* one file (two sides chosen by filters) only when no right file is named: naming the same file twice
      * compares it with itself, which is a legitimate check of a run against itself */
-    d->same_file = !right_path || !*right_path;
+    d->same_file = nright == 0;
     int lempty = tt_filter_empty(*lf), rempty = tt_filter_empty(*rf);
     if (d->same_file) {
         if (lempty && rempty) {
@@ -821,22 +860,16 @@ static void set_precisions(tt_diff *d)
 
 int diff_pair_all(tt_diff *d, const tt_filter *lf, const tt_filter *rf)
 {
-    tt_reader *r[2] = {NULL, NULL};
-    int rc = open_reader(d, d->left_path, &r[0]);
-    if (rc != TT_OK)
+    int rc = open_side(d, 0);
+    if (rc != TT_OK || (!d->same_file && (rc = open_side(d, 1)) != TT_OK))
         return rc;
-    if (!d->same_file && (rc = open_reader(d, d->right_path, &r[1])) != TT_OK) {
-        tt_reader_close(r[0]);
-        return rc;
-    }
+    tt_reader *r[2] = {d->src[0], d->src[1]};
     tt_reader *rr = d->same_file ? r[0] : r[1];
     const char **listed = NULL;
     size_t nlisted = 0, lcap = 0;
     if ((rc = load_side(d, 0, r[0], lf)) == TT_OK && (rc = load_side(d, 1, rr, rf)) == TT_OK &&
         (rc = copy_meta(d, 0, r[0])) == TT_OK)
         rc = copy_meta(d, 1, rr);
-    tt_reader_close(r[0]);
-    tt_reader_close(r[1]);
     if (rc != TT_OK)
         return rc;
     d->counts.left_records = d->nrecords[0];

@@ -163,6 +163,9 @@ const char *cli_traces_name(const cli_traces *t, char *buf, size_t len);
 /*! cli_open_traces() : cli_open_trace() for one file; for several, tt_reader_open_many() with the same checks,
  *  messages and exit codes (each file through cli_trace_input(), so "-" and FIFOs work among them). */
 tt_reader *cli_open_traces(const cli_traces *t, int recovery, int quiet);
+/*! cli_raise_fd_limit() : raises the soft limit of open files to the hard one (a diff of N files per side with
+ *  T threads holds about (T + 1) x N descriptors); failure changes nothing. */
+void cli_raise_fd_limit(void);
 /*! cli_traces_files() : the paths a library call should open (cli_trace_input() of each), into a malloc'd array
  *  of t->n entries (free() it; the strings are not owned). */
 const char **cli_traces_files(const cli_traces *t);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -151,4 +152,13 @@ tt_reader *cli_open_traces(const cli_traces *t, int recovery, int quiet)
                  (unsigned long long)info.damaged_frames, (unsigned long long)info.lost_records);
     }
     return r;
+}
+
+void cli_raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl); /* a hint: the diff says which file it could not open */
+    }
 }

@@ -379,6 +379,25 @@ typedef struct tt_diff_info {
 TT_API int tt_diff_run(tt_diff **out, const char *left_path, const tt_filter *left_filter, const char *right_path,
                        const tt_filter *right_filter, const tt_diff_options *opts);
 
+/*! tt_diff_run_many() : tt_diff_run() with several files per side: each side's files are read as one
+ *  (tt_reader_open_many: the per-rank files of one run; files of different runs or two files of one rank fail the
+ *  run with TT_E_INVAL naming the file). nright 0 compares two sides of the left files chosen by the filters.
+ *  Records keep their rank (tt_diff_side.key.rank) and their file (tt_reader_file_of on a reader of the side).
+ *  Pairing across layouts:
+ *    - both sides of more than one rank, the same number of ranks: rank by rank (rank joins the key);
+ *    - otherwise shards are gathered before they are compared: the records of one side that are shards
+ *      (key.shard_kind TT_SHARD_SPLIT / TT_SHARD_PARTIAL) with the same key but for rank and shard index make one
+ *      unit, SPLIT shards concatenated along their dimension, PARTIAL sums added in shard order (in double, then
+ *      rounded once to their dtype; the stage's precision widens by the partials' size over the sum's, see
+ *      tt_diff_judgement.unit). A shard missing, held twice, or shards that disagree on their layout, shape or
+ *      dtype make the unit's pair a MISMATCH (TT_DIFF_PAIR_ERROR) whose error names the shard and rank. Records
+ *      of several ranks that are not shards (replicated tensors) pair each with the other side's one record.
+ *  tt_diff_pair.rank names the rank a finding is attributed to.
+ *  @return : as tt_diff_run(). */
+TT_API int tt_diff_run_many(tt_diff **out, const char *const *left, size_t nleft, const tt_filter *left_filter,
+                            const char *const *right, size_t nright, const tt_filter *right_filter,
+                            const tt_diff_options *opts);
+
 /*! tt_diff_free() : NULL is a no-op. */
 TT_API void tt_diff_free(tt_diff *d);
 
