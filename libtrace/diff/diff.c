@@ -14,7 +14,9 @@ static int run(tt_diff *d, const tt_filter *lf, const tt_filter *rf)
     if ((rc = diff_pair_all(d, lf, rf)) != TT_OK || (rc = diff_compare_all(d)) != TT_OK ||
         (rc = diff_judge(d)) != TT_OK)
         return rc;
-    return diff_explain(d);
+    if ((rc = diff_explain(d)) != TT_OK)
+        return rc;
+    return diff_plan(d);
 }
 
 int tt_diff_run(tt_diff **out, const char *left_path, const tt_filter *left_filter, const char *right_path,
@@ -82,6 +84,9 @@ void tt_diff_free(tt_diff *d)
     free(d->cache_points_text);
     for (int s = 0; s < 2; s++) {
         free(d->units[s]);
+        free(d->shards[s].records);
+        free(d->shards[s].begin);
+        free(d->shards[s].ranks);
         for (uint64_t i = 0; d->meta[s] && i < 2 * d->nmeta[s]; i++)
             free(d->meta[s][i]);
         free(d->meta[s]);

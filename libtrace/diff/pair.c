@@ -183,6 +183,7 @@ static int copy_meta(tt_diff *d, int side, tt_reader *r)
     return TT_OK;
 }
 
+
 /* ---- stage order -------------------------------------------------------------------------------------------- */
 
 typedef struct stage_slot {
@@ -345,6 +346,19 @@ static int new_pair(tt_diff *d, const dunit *l, const dunit *r, uint32_t flags)
     p->layer = m->s.key.layer;
     p->verdict = p->numeric_verdict = (l && r) ? TT_DIFF_MATCH : TT_DIFF_MISSING;
     p->m.max_ulp = -1;
+    p->rank = TT_UNSET;
+    for (int k = 0; k < 2; k++) {
+        const dunit *u = k ? r : l;
+        if (u && !u->s.nshards && d->multi_rank[k] && p->rank == TT_UNSET)
+            p->rank = u->s.key.rank; /* one rank's record */
+        if (u && u->gather_error) {
+            p->flags |= TT_DIFF_PAIR_ERROR;
+            p->error = u->gather_error;
+            p->rank = u->rank_named;
+            if (l && r)
+                p->verdict = p->numeric_verdict = TT_DIFF_MISMATCH;
+        }
+    }
     if (flags & TT_DIFF_PAIR_DUPLICATE)
         d->counts.duplicates++;
     return TT_OK;
@@ -478,7 +492,7 @@ static int pair_all(tt_diff *d)
 {
     unsigned m = d->key_mask;
     if (d->o.align != TT_DIFF_ALIGN_POS)
-        return pair_pass(d, want_any, m, 0, 0, 0);
+        return pair_pass(d, want_any, m, d->replicated, 0, 0);
     int rc;
     /* whole records with the same key and rows pair whole (hash skip stays possible) */
     if ((rc = pair_pass(d, want_noncache, m | KF_ROWS, 0, 1, 1)) != TT_OK)
@@ -488,6 +502,310 @@ static int pair_all(tt_diff *d)
     if ((rc = split_rows(d)) != TT_OK)
         return rc;
     return pair_pass(d, want_noncache, m & ~(unsigned)(KF_TOKEN | KF_ROWS), 0, 0, 0);
+}
+
+/* ---- gather: tensor-parallel shards made whole ----------------------------------------------------------- */
+
+/* Distinct ranks among a side's units that are not used (at most a few thousand: a sorted small set). */
+static size_t count_ranks(const tt_diff *d, int side)
+{
+    int32_t seen[64];
+    size_t n = 0;
+    for (size_t i = 0; i < d->nunits[side]; i++) {
+        const dunit *u = &d->units[side][i];
+        if (u->used)
+            continue;
+        int32_t r = u->s.key.rank;
+        size_t k = 0;
+        while (k < n && seen[k] != r)
+            k++;
+        if (k == n) {
+            if (n == sizeof seen / sizeof seen[0])
+                return n + 1; /* "many": more than the set holds */
+            seen[n++] = r;
+        }
+    }
+    return n;
+}
+
+/* Units of one side ordered so that the shards of one tensor are together, in shard order. */
+typedef struct shard_item {
+    const dunit *u;
+    size_t idx;
+} shard_item;
+
+static int shard_group_cmp(const dunit *x, const dunit *y)
+{
+    int c;
+    if ((c = cmp_ptr(x->s.key.prompt_id, y->s.key.prompt_id)) || (c = cmp_ptr(x->s.key.phase, y->s.key.phase)) ||
+        (c = cmp_ptr(x->s.key.point, y->s.key.point)) || (c = cmp_i32(x->s.key.layer, y->s.key.layer)) ||
+        (c = cmp_i32(x->s.key.step, y->s.key.step)) || (c = cmp_i32(x->token, y->token)) ||
+        (c = cmp_i32(x->lti, y->lti)) || (c = cmp_i32(x->pos, y->pos)))
+        return c;
+    return 0;
+}
+
+static int shard_item_cmp(const void *a, const void *b)
+{
+    const shard_item *x = a, *y = b;
+    int c = shard_group_cmp(x->u, y->u);
+    if (c || (c = cmp_i32(x->u->s.key.shard_index, y->u->s.key.shard_index)) ||
+        (c = cmp_i32(x->u->s.key.rank, y->u->s.key.rank)))
+        return c;
+    return (x->u->order > y->u->order) - (x->u->order < y->u->order);
+}
+
+static const char *kind_name(int32_t k)
+{
+    return k == TT_SHARD_SPLIT ? "split" : k == TT_SHARD_PARTIAL ? "partial" : "whole";
+}
+
+/* Appends n entries to the side's shard tables; *at receives where they start. */
+static int shard_tables_grow(tt_diff *d, int side, size_t n, size_t *at)
+{
+    diff_shards *t = &d->shards[side];
+    if (tt_grow((void **)&t->records, &t->cap_r, t->n + n, sizeof *t->records) != TT_OK ||
+        tt_grow((void **)&t->ranks, &t->cap_k, t->n + n, sizeof *t->ranks) != TT_OK ||
+        tt_grow((void **)&t->begin, &t->cap_b, t->nbegin + n + 1, sizeof *t->begin) != TT_OK)
+        return diff_err(d, TT_E_NOMEM, "out of memory for the shards");
+    *at = t->n;
+    t->n += n;
+    return TT_OK;
+}
+
+/* Builds the unit of one tensor from its shards m[0..n) (sorted by shard index); what is wrong with them goes
+ * into err. */
+static void gather_one(tt_diff *d, int side, const shard_item *m, size_t n, dunit *g, char *err, size_t errlen,
+                       int32_t *named)
+{
+    const dunit *f = m[0].u;
+    int32_t kind = f->s.key.shard_kind, count = f->s.key.shard_count, dim = f->s.key.shard_dim;
+    *g = *f;
+    g->used = 0;
+    g->split = 0;
+    g->s.key.rank = TT_UNSET;
+    g->s.key.shard_index = TT_UNSET;
+    g->s.flags &= ~(uint32_t)TT_REC_HAS_HASH;
+    *named = TT_UNSET;
+    err[0] = '\0';
+    for (size_t i = 1; i < n && !err[0]; i++) {
+        const tt_key *k = &m[i].u->s.key;
+        if (k->shard_kind != kind || k->shard_count != count || (kind == TT_SHARD_SPLIT && k->shard_dim != dim)) {
+            snprintf(err, errlen, "shards disagree on their layout: rank %d has %s of %d (dimension %d), rank %d %s of %d "
+                     "(dimension %d)", (int)f->s.key.rank, kind_name(kind), (int)count, (int)dim, (int)k->rank,
+                     kind_name(k->shard_kind), (int)k->shard_count, (int)k->shard_dim);
+            *named = k->rank;
+        } else if (m[i].u->s.dtype != f->s.dtype) {
+            snprintf(err, errlen, "shards disagree on their dtype: rank %d %s, rank %d %s", (int)f->s.key.rank,
+                     tt_dtype_name(f->s.dtype), (int)k->rank, tt_dtype_name(m[i].u->s.dtype));
+            *named = k->rank;
+        } else if (k->shard_index == m[i - 1].u->s.key.shard_index) {
+            snprintf(err, errlen, "shard %d of %d is held twice: by rank %d and by rank %d", (int)k->shard_index,
+                     (int)count, (int)m[i - 1].u->s.key.rank, (int)k->rank);
+            *named = k->rank;
+        }
+    }
+    if (!err[0] && (size_t)count != n) {
+        /* the first shard index not held; "rank R's" when every shard present sits on the rank of its index */
+        int32_t k = 0;
+        int aligned = 1;
+        for (size_t i = 0; i < n; i++) {
+            aligned &= m[i].u->s.key.shard_index == m[i].u->s.key.rank;
+            if (m[i].u->s.key.shard_index == k)
+                k++;
+        }
+        if (aligned)
+            snprintf(err, errlen, "shard %d of %d is missing: rank %d holds no %s shard of it (%zu of %d ranks do)",
+                     (int)k, (int)count, (int)k, kind_name(kind), n, (int)count);
+        else
+            snprintf(err, errlen, "shard %d of %d is missing (%zu of %d shards present)", (int)k, (int)count, n,
+                     (int)count);
+        *named = aligned ? k : TT_UNSET;
+    }
+    /* the whole shape */
+    uint64_t begin = 0;
+    for (size_t i = 0; i < n && !err[0]; i++) {
+        const tt_diff_side *s = &m[i].u->s;
+        int ok = s->ndim == f->s.ndim;
+        for (int a = 0; ok && a < s->ndim; a++)
+            ok = a == dim || s->shape[a] == f->s.shape[a];
+        if (!ok) {
+            snprintf(err, errlen, "shards disagree on their shape: rank %d and rank %d (%s along dimension %d)",
+                     (int)f->s.key.rank, (int)s->key.rank, kind_name(kind), (int)dim);
+            *named = s->key.rank;
+        }
+        if (kind == TT_SHARD_SPLIT)
+            begin += s->shape[dim];
+    }
+    if (kind == TT_SHARD_SPLIT && !err[0] && dim >= 0 && dim < g->s.ndim)
+        g->s.shape[dim] = begin;
+    if (kind == TT_SHARD_SPLIT && dim == 0 && !err[0])
+        g->s.key.rows = g->s.shape[0] > INT32_MAX ? INT32_MAX : (int32_t)g->s.shape[0];
+    g->s.row_count = g->s.ndim ? g->s.shape[0] : 1;
+    /* statistics: combined for SPLIT (the elements are the shards'), none for PARTIAL */
+    tt_stats st = f->s.stats;
+    int stats = kind == TT_SHARD_SPLIT;
+    double l2 = 0, sum = 0, elems = 0, rms2 = 0;
+    int rms_known = 1;
+    for (size_t i = 0; i < n; i++) {
+        const tt_diff_side *s = &m[i].u->s;
+        uint64_t e = 0, nb = 0;
+        if ((s->flags & TT_REC_HAS_STATS) && tt_shape_elems(s->ndim, s->shape, 1, &e, &nb) == TT_OK && e &&
+            isfinite(s->stats.l2))
+            rms2 += s->stats.l2 * s->stats.l2 / (double)e;
+        else
+            rms_known = 0;
+        stats &= (s->flags & TT_REC_HAS_STATS) != 0 && tt_shape_elems(s->ndim, s->shape, 1, &e, &nb) == TT_OK;
+        if (!(s->flags & TT_REC_HAS_PAYLOAD) || (s->flags & TT_REC_LOST))
+            g->s.flags = (g->s.flags & ~(uint32_t)TT_REC_HAS_PAYLOAD) | (s->flags & TT_REC_LOST);
+        if (!stats)
+            continue;
+        double fin = (double)e - (double)(s->stats.nan_count + s->stats.inf_count);
+        st.min = s->stats.min < st.min ? s->stats.min : st.min;
+        st.max = s->stats.max > st.max ? s->stats.max : st.max;
+        st.absmax = s->stats.absmax > st.absmax ? s->stats.absmax : st.absmax;
+        if (i) {
+            st.nan_count += s->stats.nan_count;
+            st.inf_count += s->stats.inf_count;
+        }
+        l2 += s->stats.l2 * s->stats.l2;
+        sum += s->stats.mean * fin;
+        elems += fin;
+    }
+    g->s.shard_rms = kind == TT_SHARD_PARTIAL && rms_known ? sqrt(rms2) : 0;
+    if (stats) {
+        st.l2 = sqrt(l2);
+        st.mean = elems > 0 ? sum / elems : 0;
+        g->s.stats = st;
+    } else {
+        g->s.flags &= ~(uint32_t)TT_REC_HAS_STATS;
+    }
+    uint64_t e = 0, nb = 0;
+    if (!err[0] && tt_shape_elems(g->s.ndim, g->s.shape, tt_dtype_size(g->s.dtype), &e, &nb) == TT_OK)
+        g->nbytes = g->rec_nbytes = nb;
+    (void)side;
+    (void)d;
+}
+
+/* Replaces the shards of each tensor of a side by one gathered unit (see tt_diff_run_many). */
+static int gather_side(tt_diff *d, int side)
+{
+    size_t n0 = d->nunits[side], ns = 0;
+    for (size_t i = 0; i < n0; i++)
+        ns += !d->units[side][i].used && d->units[side][i].s.key.shard_kind != TT_SHARD_NONE;
+    if (!ns)
+        return TT_OK;
+    shard_item *it = malloc(ns * sizeof *it);
+    if (!it)
+        return diff_err(d, TT_E_NOMEM, "out of memory");
+    ns = 0;
+    for (size_t i = 0; i < n0; i++)
+        if (!d->units[side][i].used && d->units[side][i].s.key.shard_kind != TT_SHARD_NONE)
+            it[ns++] = (shard_item){&d->units[side][i], i};
+    qsort(it, ns, sizeof *it, shard_item_cmp);
+    int rc = TT_OK;
+    for (size_t i = 0; i < ns && rc == TT_OK;) {
+        size_t e = i + 1;
+        while (e < ns && shard_group_cmp(it[e].u, it[i].u) == 0)
+            e++;
+        dunit g;
+        char err[DIFF_ERRMSG / 2];
+        int32_t named;
+        gather_one(d, side, it + i, e - i, &g, err, sizeof err, &named);
+        size_t count = (size_t)(g.s.key.shard_count > 0 ? g.s.key.shard_count : 1), at = 0;
+        if ((rc = shard_tables_grow(d, side, count, &at)) != TT_OK)
+            break;
+        diff_shards *t = &d->shards[side];
+        size_t bat = t->nbegin;
+        t->nbegin += count + 1;
+        memset(t->records + at, 0, count * sizeof *t->records);
+        for (size_t k = 0; k < count; k++)
+            t->ranks[at + k] = TT_UNSET;
+        uint64_t b = 0;
+        for (size_t k = i; k < e; k++) {
+            const dunit *u = it[k].u;
+            int32_t si = u->s.key.shard_index;
+            if (!err[0] && si >= 0 && (size_t)si < count) {
+                t->records[at + (size_t)si] = u->s.record;
+                t->ranks[at + (size_t)si] = u->s.key.rank;
+                t->begin[bat + (size_t)si] = b;
+                b += g.s.key.shard_kind == TT_SHARD_SPLIT ? u->s.shape[g.s.key.shard_dim] : 0;
+            }
+            if (u->order < g.order)
+                g.order = u->order;
+        }
+        t->begin[bat + count] = b;
+        for (size_t k = i; k < e; k++)
+            d->units[side][it[k].idx].used = 1; /* replaced by the gathered unit */
+        g.s.nshards = (uint32_t)count;
+        g.shard_at = at;
+        g.rank_named = named;
+        g.gather_error = NULL;
+        if (err[0] && !(g.gather_error = diff_intern(d, err)))
+            rc = diff_err(d, TT_E_NOMEM, "out of memory");
+        /* begin offsets are kept apart from the records' (count + 1 each): remembered through shard_at's group */
+        g.s.shard_begin = (const uint64_t *)(uintptr_t)bat; /* an offset until the tables stop moving */
+        if (rc == TT_OK)
+            rc = add_unit(d, side, &g);
+        i = e;
+    }
+    free(it);
+    if (rc != TT_OK)
+        return rc;
+    /* the tables stopped growing: pointers into them */
+    diff_shards *t = &d->shards[side];
+    for (size_t i = 0; i < d->nunits[side]; i++) {
+        dunit *u = &d->units[side][i];
+        if (!u->s.nshards)
+            continue;
+        u->s.shard_records = t->records + u->shard_at;
+        u->s.shard_ranks = t->ranks + u->shard_at;
+        u->s.shard_begin = t->begin + (size_t)(uintptr_t)u->s.shard_begin;
+    }
+    return TT_OK;
+}
+
+/* How the sides' ranks pair (tt_diff_run_many): rank by rank, or shards gathered. */
+static int plan_ranks(tt_diff *d)
+{
+    if (d->key_mask & KF_RANK)
+        return TT_OK; /* the key pairs ranks already */
+    size_t r0 = count_ranks(d, 0), r1 = count_ranks(d, 1);
+    if (r0 > 1 && r0 == r1) {
+        d->by_rank = 1;
+        d->multi_rank[0] = d->multi_rank[1] = 1;
+        d->key_mask |= KF_RANK;
+        free(d->key_text);
+        if (!(d->key_text = key_text(d->key_mask)))
+            return diff_err(d, TT_E_NOMEM, "out of memory");
+        return TT_OK;
+    }
+    int rc;
+    for (int s = 0; s < 2; s++)
+        if ((rc = gather_side(d, s)) != TT_OK)
+            return rc;
+    for (int s = 0; s < 2; s++)
+        d->multi_rank[s] = count_ranks(d, s) > 1;
+    d->replicated = d->multi_rank[0] != d->multi_rank[1];
+    return TT_OK;
+}
+
+void diff_split_rank(tt_diff_pair *p)
+{
+    for (int k = 0; k < 2; k++) {
+        const tt_diff_side *s = k ? &p->right : &p->left;
+        if (!s->present || !s->nshards || s->key.shard_kind != TT_SHARD_SPLIT || !s->shard_begin ||
+            !(p->m.max_abs > 0) || s->key.shard_dim < 0 || s->key.shard_dim >= TT_MAX_DIMS)
+            continue;
+        /* max_abs_coord is in the left side's region; the regions fit, so the split dimension's coordinate is the
+         * same when both have the same rank (dimensions of size 1 aside) */
+        uint64_t c = p->m.max_abs_coord[s->key.shard_dim];
+        for (uint32_t i = 0; i < s->nshards; i++)
+            if (c >= s->shard_begin[i] && c < s->shard_begin[i + 1]) {
+                p->rank = s->shard_ranks[i];
+                return;
+            }
+    }
 }
 
 /* ---- groups and order --------------------------------------------------------------------------------------- */
@@ -855,6 +1173,19 @@ static void set_precisions(tt_diff *d)
         else
             p->j.precision = run;
         p->j.unit = diff_dtype_eps(p->j.precision);
+        /* a sum of partials rounded in their dtype carries the rounding of its addends, which can be larger than
+         * the sum (they cancel): its unit is the precision's at the addends' size (the other side's RMS is the
+         * sum's) */
+        for (int s = 0; s < 2; s++) {
+            const tt_diff_side *g = s ? &p->right : &p->left, *o = s ? &p->left : &p->right;
+            uint64_t e = 0, nb = 0;
+            if (!g->present || !o->present || !(g->shard_rms > 0) || !(o->flags & TT_REC_HAS_STATS) ||
+                tt_shape_elems(o->ndim, o->shape, 1, &e, &nb) != TT_OK || !e || !(o->stats.l2 > 0))
+                continue;
+            double ratio = g->shard_rms / (o->stats.l2 / sqrt((double)e));
+            if (ratio > 1 && isfinite(ratio))
+                p->j.unit *= ratio;
+        }
     }
 }
 
@@ -874,6 +1205,8 @@ int diff_pair_all(tt_diff *d, const tt_filter *lf, const tt_filter *rf)
         return rc;
     d->counts.left_records = d->nrecords[0];
     d->counts.right_records = d->nrecords[1];
+    if ((rc = plan_ranks(d)) != TT_OK)
+        return rc;
     for (int s = 0; s < 2; s++)
         if (!d->nrecords[s])
             return diff_err(d, TT_E_NOTFOUND, "the %s side (%s%s) selects no record", s ? "right" : "left",

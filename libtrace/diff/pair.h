@@ -16,6 +16,11 @@ int diff_pair_setup(tt_diff *d, const char *const *left, size_t nleft, const cha
 int diff_open_side(tt_diff *d, int side, tt_reader **out);
 /* Loads both sides, builds the stage order, pairs the units and puts the pairs in groups and pipeline order. */
 int diff_pair_all(tt_diff *d, const tt_filter *lf, const tt_filter *rf);
+/* After a pair with a SPLIT-gathered side was compared: its rank is the one whose shard holds the largest
+ * difference (m.max_abs_coord). */
+void diff_split_rank(tt_diff_pair *p);
+/* The capture plan around the first failure (plan.c), after the pipeline. */
+int diff_plan(tt_diff *d);
 /* Nonzero when point is one of the cache points. */
 int diff_is_cache_point(const tt_diff *d, const char *point);
 /* 0 before the layers, 1 in a layer, 2 after them. */

@@ -73,6 +73,9 @@ static void usage(FILE *f)
             "  --pairs-tsv FILE       one row per pair with its metrics\n"
             "  --topk N               worst elements kept for the first failure (default 16)\n"
             "  --worst N              worst pairs shown in the summary (default 5)\n"
+            "  --plan                 print the plan of a second capture: the TT_TRACE_PROMPTS/PHASES/LAYERS/POINTS\n"
+            "                         that capture in full only around the first divergence (diff cheap\n"
+            "                         TT_TRACE_MODE=hash or stats traces first); also in the JSON (\"plan\")\n"
             "  -f, --force            replace output files that exist (without it, an existing file is an error)\n"
             "  -q, --quiet            no summary on stdout\n"
             "  -h, --help             this help\n"
@@ -83,13 +86,14 @@ static void usage(FILE *f)
             "without the evidence it needs), 3 output could not be written, 4 internal error (e.g. out of memory).\n");
 }
 
-enum { OPT_CALIB = 256, OPT_MARGIN, OPT_JSON, OPT_TSV, OPT_PTSV, OPT_WORST };
+enum { OPT_CALIB = 256, OPT_MARGIN, OPT_JSON, OPT_TSV, OPT_PTSV, OPT_WORST, OPT_PLAN };
 
 static const struct option long_opts[] = {
     CLI_DIFF_LONG_OPTIONS,
     {"calibrate", required_argument, NULL, OPT_CALIB}, {"margin", required_argument, NULL, OPT_MARGIN},
     {"json", required_argument, NULL, OPT_JSON},       {"tsv", required_argument, NULL, OPT_TSV},
     {"pairs-tsv", required_argument, NULL, OPT_PTSV},  {"worst", required_argument, NULL, OPT_WORST},
+    {"plan", no_argument, NULL, OPT_PLAN},
     {"quiet", no_argument, NULL, 'q'},                 {"force", no_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},               {NULL, 0, NULL, 0}};
@@ -113,7 +117,7 @@ int main(int argc, char **argv)
     ro.worst = 5;
     const char *json = NULL, *tsv = NULL, *ptsv = NULL, *calib = NULL;
     double margin = 4;
-    int quiet = 0, force = 0, c;
+    int quiet = 0, force = 0, plan = 0, c;
     opterr = 0; /* unknown options are reported as every tool reports them (cli_getopt_fail) */
     while ((c = getopt_long(argc, argv, ":qfhV", long_opts, NULL)) != -1) {
         if (cli_diff_arg(&da, c, optarg))
@@ -129,6 +133,7 @@ int main(int argc, char **argv)
         case OPT_TSV: tsv = optarg; break;
         case OPT_PTSV: ptsv = optarg; break;
         case OPT_WORST: ro.worst = (int)cli_parse_u64("worst", optarg, 0, 100); break;
+        case OPT_PLAN: plan = 1; break;
         case 'q': quiet = 1; break;
         case 'f': force = 1; break;
         case 'h':
@@ -221,6 +226,9 @@ int main(int argc, char **argv)
     if (!quiet && !(json && strcmp(json, "-") == 0) && !(tsv && strcmp(tsv, "-") == 0) &&
         !(ptsv && strcmp(ptsv, "-") == 0) && !(calib && strcmp(calib, "-") == 0))
         render_text(d, &ro, stdout);
+    if (plan && !(json && strcmp(json, "-") == 0) && !(tsv && strcmp(tsv, "-") == 0) &&
+        !(ptsv && strcmp(ptsv, "-") == 0) && !(calib && strcmp(calib, "-") == 0))
+        render_plan(d, stdout);
     if (v == TT_DIFF_NA)
         cli_error("N/A: %s", tt_diff_subcause(d) ? tt_diff_subcause(d) : "the trace lacks what this mode needs");
     tt_diff_free(d);

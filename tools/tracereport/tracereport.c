@@ -253,7 +253,12 @@ int main(int argc, char **argv)
                 cli_die(oom ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE, "%s", err);
             nres++;
         }
-        for (size_t i = 1; i < nres && !compare; i++) {
+        int per_rank = 1; /* per-rank results (one per rank): other sides by design */
+        for (size_t i = 0; i < nres; i++)
+            for (size_t j = 0; j < i && per_rank; j++)
+                per_rank = res[i]->rank >= 0 && res[j]->rank >= 0 && res[i]->rank != res[j]->rank;
+        per_rank &= nres > 1 && res[0]->rank >= 0;
+        for (size_t i = 1; i < nres && !compare && !per_rank; i++) {
             if (!same_sides(res[0], res[i]))
                 cli_warn("%s compares other sides (%s vs %s) than %s (%s vs %s): reported together anyway",
                          res[i]->source, res[i]->left.path, res[i]->right.path, res[0]->source, res[0]->left.path,
