@@ -18,7 +18,8 @@ enum { CT_PUTS, CT_FILTERED, CT_DROPPED, CT_WRITTEN, CT_BYTES_RAW, CT_BYTES_STOR
 enum { RB_FIRST_RECORD, RB_CHUNK_BYTES, RB_STRINGS, RB_SEQ, RB_TIME_NS, RB_PROMPT_ID, RB_PHASE, RB_POINT, RB_LAYER,
        RB_STEP, RB_TOKEN_ID, RB_LOGICAL_TOK_IDX, RB_POS_ID, RB_ROWS, RB_RANK, RB_DTYPE, RB_NDIM, RB_DIMS, RB_FLAGS,
        RB_HASH, RB_STAT_MIN, RB_STAT_MAX, RB_STAT_MEAN, RB_STAT_ABSMAX, RB_STAT_L2, RB_NAN_COUNT, RB_INF_COUNT,
-       RB_PAYLOAD_OFFSET, RB_PAYLOAD_FRAMES, RB_PAYLOAD_STORED, RB_COUNTERS };
+       RB_PAYLOAD_OFFSET, RB_PAYLOAD_FRAMES, RB_PAYLOAD_STORED, RB_COUNTERS, RB_SHARD_KIND, RB_SHARD_DIM,
+       RB_SHARD_INDEX, RB_SHARD_COUNT };
 enum { MT_ENTRIES };
 enum { BI_OFFSET, BI_FRAME_SIZE, BI_FIRST_RECORD, BI_RECORD_COUNT, BI_SEQ_MIN, BI_SEQ_MAX, BI_LAYER_MIN,
        BI_LAYER_MAX, BI_STEP_MIN, BI_STEP_MAX, BI_POS_MIN, BI_POS_MAX };
@@ -58,6 +59,8 @@ static const fb_field_desc batch_fields[] = {
     VEC("payload_offset", RB_PAYLOAD_OFFSET, 8), VEC("payload_frames", RB_PAYLOAD_FRAMES, 4),
     VEC("payload_stored", RB_PAYLOAD_STORED, 8),
     {"counters", RB_COUNTERS, FB_TABLE, 0, &counters_desc},
+    VEC("shard_kind", RB_SHARD_KIND, 1), VEC("shard_dim", RB_SHARD_DIM, 4), VEC("shard_index", RB_SHARD_INDEX, 4),
+    VEC("shard_count", RB_SHARD_COUNT, 4),
 };
 const fb_table_desc tt_fb_desc_batch = {"RecordBatch", batch_fields, sizeof batch_fields / sizeof batch_fields[0]};
 
@@ -162,7 +165,7 @@ int tt_fb_encode_batch(fb_builder *b, const tt_batch_view *v, const uint8_t **ou
     fb_builder_reset(b);
     uint32_t n = v->n;
     fb_ref strings = encode_strings(b, v->strings, v->nstrings);
-    fb_ref c[RB_COUNTERS + 1] = {0};
+    fb_ref c[RB_SHARD_COUNT + 1] = {0};
     c[RB_SEQ] = col(b, v->seq, n, 8);
     c[RB_TIME_NS] = col(b, v->time_ns, n, 8);
     c[RB_PROMPT_ID] = col(b, v->prompt_id, n, 4);
@@ -192,11 +195,15 @@ int tt_fb_encode_batch(fb_builder *b, const tt_batch_view *v, const uint8_t **ou
     c[RB_PAYLOAD_STORED] = col(b, v->payload_stored, n, 8);
     if (v->has_counters)
         c[RB_COUNTERS] = encode_counters(b, &v->counters);
+    c[RB_SHARD_KIND] = col(b, v->shard_kind, n, 1);
+    c[RB_SHARD_DIM] = col(b, v->shard_dim, n, 4);
+    c[RB_SHARD_INDEX] = col(b, v->shard_index, n, 4);
+    c[RB_SHARD_COUNT] = col(b, v->shard_count, n, 4);
     fb_table_begin(b);
     fb_add_u64(b, RB_FIRST_RECORD, v->first_record);
     fb_add_u32(b, RB_CHUNK_BYTES, v->chunk_bytes);
     fb_add_ref(b, RB_STRINGS, strings);
-    for (unsigned id = RB_SEQ; id <= RB_COUNTERS; id++)
+    for (unsigned id = RB_SEQ; id <= RB_SHARD_COUNT; id++)
         fb_add_ref(b, id, c[id]);
     fb_ref root = fb_table_end(b);
     return fb_finish(b, root, TT_FB_IDENT, out, size);
@@ -240,6 +247,39 @@ static uint32_t batch_record_count(const uint8_t *buf, uint32_t t)
             n = count;
     }
     return n;
+}
+
+int tt_shard_check(int32_t kind, int32_t dim, int32_t index, int32_t count, int ndim, char *why, size_t whylen)
+{
+    if (kind == TT_SHARD_NONE) {
+        if (dim != -1 || index != -1 || count != -1) {
+            snprintf(why, whylen, "a whole tensor (shard_kind NONE) has shard_dim %d, shard_index %d, shard_count %d "
+                     "(all must be -1)", (int)dim, (int)index, (int)count);
+            return 0;
+        }
+        return 1;
+    }
+    if (kind != TT_SHARD_SPLIT && kind != TT_SHARD_PARTIAL) {
+        snprintf(why, whylen, "shard_kind %d is not NONE (0), SPLIT (1) or PARTIAL (2)", (int)kind);
+        return 0;
+    }
+    if (count < 1 || count > TT_MAX_SHARDS) {
+        snprintf(why, whylen, "shard_count %d outside 1..%d", (int)count, TT_MAX_SHARDS);
+        return 0;
+    }
+    if (index < 0 || index >= count) {
+        snprintf(why, whylen, "shard_index %d outside 0..%d (shard_count %d)", (int)index, (int)count - 1, (int)count);
+        return 0;
+    }
+    if (kind == TT_SHARD_SPLIT && (dim < 0 || dim >= ndim)) {
+        snprintf(why, whylen, "SPLIT along shard_dim %d of a tensor with %d dimensions", (int)dim, ndim);
+        return 0;
+    }
+    if (kind == TT_SHARD_PARTIAL && dim != -1) {
+        snprintf(why, whylen, "a PARTIAL sum has shard_dim %d (must be -1: a partial sum is not split)", (int)dim);
+        return 0;
+    }
+    return 1;
 }
 
 static int check_records(const tt_batch_view *v, char *err, size_t errlen)
@@ -289,6 +329,13 @@ static int check_records(const tt_batch_view *v, char *err, size_t errlen)
                         (unsigned long long)TT_LIMIT_TENSOR_BYTES);
         uint64_t bytes = elems * esize;
         dims_used += nd;
+        /* Shard layout (FORMAT.md section 5). Kinds a newer minor version may add are returned as stored. */
+        uint8_t sk = v->shard_kind ? v->shard_kind[i] : TT_SHARD_NONE;
+        char why[160];
+        if (sk <= TT_SHARD_PARTIAL &&
+            !tt_shard_check(sk, v->shard_dim ? v->shard_dim[i] : -1, v->shard_index ? v->shard_index[i] : -1,
+                            v->shard_count ? v->shard_count[i] : -1, nd, why, sizeof why))
+            return tt_errf(err, errlen, TT_E_CORRUPT, "record %u: %s", i, why);
         uint8_t flags = v->flags ? v->flags[i] : 0;
         if (flags & TT_REC_HAS_PAYLOAD) {
             if (dt == TT_DTYPE_UNKNOWN)
@@ -369,6 +416,10 @@ int tt_fb_decode_batch(const uint8_t *buf, size_t len, tt_batch_view *v, char *e
         {RB_PAYLOAD_OFFSET, (const void **)&v->payload_offset, "payload_offset"},
         {RB_PAYLOAD_FRAMES, (const void **)&v->payload_frames, "payload_frames"},
         {RB_PAYLOAD_STORED, (const void **)&v->payload_stored, "payload_stored"},
+        {RB_SHARD_KIND, (const void **)&v->shard_kind, "shard_kind"},
+        {RB_SHARD_DIM, (const void **)&v->shard_dim, "shard_dim"},
+        {RB_SHARD_INDEX, (const void **)&v->shard_index, "shard_index"},
+        {RB_SHARD_COUNT, (const void **)&v->shard_count, "shard_count"},
     };
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
         if ((rc = get_col(buf, t, cols[i].id, v->n, cols[i].dst, cols[i].name, err, errlen)) != TT_OK)

@@ -43,6 +43,8 @@ typedef struct tt_batch_view {
     const uint64_t *payload_offset;
     const uint32_t *payload_frames;
     const uint64_t *payload_stored;
+    const uint8_t *shard_kind;  /* absent: every record whole (TT_SHARD_NONE) */
+    const int32_t *shard_dim, *shard_index, *shard_count; /* absent: -1 */
     int has_counters;
     tt_writer_counters counters;
     const uint8_t *buf;         /* decode: the buffer the pointers point into */
@@ -96,6 +98,11 @@ int tt_fb_decode_footer(const uint8_t *buf, size_t len, tt_footer_view *v, char 
 int tt_fb_decode_meta(const uint8_t *buf, size_t len, const void **vec, uint32_t *n, char *err, size_t errlen);
 /*! tt_fb_meta_entry() : key and value of entry i of a verified vector of KeyValue ("" when absent). */
 void tt_fb_meta_entry(const uint8_t *buf, const void *vec, uint32_t i, const char **key, const char **value);
+
+/*! tt_shard_check() : 1 when a shard layout obeys FORMAT.md section 5 for a tensor of ndim dimensions (the rules
+ *  of tt_key in tt/common.h), else 0 with why saying which rule it breaks. Kinds above TT_SHARD_PARTIAL are
+ *  refused: callers that must accept them (readers of a newer minor version) do not ask. */
+int tt_shard_check(int32_t kind, int32_t dim, int32_t index, int32_t count, int ndim, char *why, size_t whylen);
 
 /* Verifier descriptions, exposed for the fuzz targets and tests. */
 extern const fb_table_desc tt_fb_desc_footer;

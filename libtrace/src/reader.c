@@ -596,6 +596,10 @@ void tt__fill_record(tt_reader *r, const tt_cached_batch *cb, uint32_t i, uint64
     out->key.pos_id = COL(v, pos_id, i, TT_UNSET);
     out->key.rows = COL(v, rows, i, TT_UNSET);
     out->key.rank = COL(v, rank, i, 0);
+    out->key.shard_kind = COL(v, shard_kind, i, TT_SHARD_NONE);
+    out->key.shard_dim = COL(v, shard_dim, i, TT_UNSET);
+    out->key.shard_index = COL(v, shard_index, i, TT_UNSET);
+    out->key.shard_count = COL(v, shard_count, i, TT_UNSET);
     out->dtype = (tt_dtype)COL(v, dtype, i, 0);
     out->ndim = COL(v, ndim, i, 0);
     uint64_t bytes = tt_dtype_size(out->dtype);

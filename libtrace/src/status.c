@@ -6,6 +6,7 @@
 #include "tt/common.h"
 
 #include <stddef.h>
+#include <string.h>
 
 typedef struct status_entry {
     int code;
@@ -53,4 +54,21 @@ const char *tt_status_name(int status)
 const char *tt_version(void)
 {
     return TT_VERSION_STRING;
+}
+
+static const char *const shard_kind_names[] = {"none", "split", "partial"};
+
+const char *tt_shard_kind_name(int32_t kind)
+{
+    return kind >= TT_SHARD_NONE && kind <= TT_SHARD_PARTIAL ? shard_kind_names[kind] : "unknown";
+}
+
+int tt_shard_kind_from_name(const char *name, int32_t *kind)
+{
+    for (int32_t k = TT_SHARD_NONE; name && k <= TT_SHARD_PARTIAL; k++)
+        if (strcmp(name, shard_kind_names[k]) == 0 || (name[0] == '0' + k && name[1] == '\0')) {
+            *kind = k;
+            return TT_OK;
+        }
+    return TT_E_PARSE;
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "schema.h"
 #include "tt/dtype.h"
 
 #define DEFAULT_INFLIGHT ((uint64_t)256 << 20)
@@ -237,6 +238,22 @@ static int open_file(tt_writer *w, int overwrite)
     return TT_OK;
 }
 
+/* The rank and world size, when known, are in the file's metadata from the start. */
+static int set_rank_meta(tt_writer *w)
+{
+    char v[16];
+    int rc = TT_OK;
+    if (w->rank != TT_UNSET) {
+        snprintf(v, sizeof v, "%d", (int)w->rank);
+        rc = tt_writer_set_meta(w, "rank", v);
+    }
+    if (rc == TT_OK && w->world_size) {
+        snprintf(v, sizeof v, "%d", (int)w->world_size);
+        rc = tt_writer_set_meta(w, "world_size", v);
+    }
+    return rc == TT_OK ? rc : tt_seterr(w->errmsg, rc, "%s: cannot set the rank metadata", w->path);
+}
+
 static int init_sync(tt_writer *w)
 {
     pthread_condattr_t ca;
@@ -276,10 +293,23 @@ int tt_writer_open(tt_writer **out, const char *path, const tt_writer_options *o
     if (rc == TT_OK)
         rc = resolve_options(w, opts);
     if (rc == TT_OK)
+        rc = tt__writer_resolve_rank(w, OPT(opts, rank_set, 0), OPT(opts, rank, 0), OPT(opts, world_size, 0),
+                                     !OPT(opts, ignore_env, 0));
+    if (rc == TT_OK) {
+        char *expanded = NULL;
+        rc = tt__expand_path(w, path, &expanded);
+        if (rc == TT_OK) {
+            free(w->path);
+            w->path = expanded;
+        }
+    }
+    if (rc == TT_OK)
         rc = open_file(w, OPT(opts, overwrite, 0));
     w->created_ns = tt_now_ns();
     if (rc == TT_OK)
         rc = tt__pool_start(w);
+    if (rc == TT_OK)
+        rc = set_rank_meta(w);
     if (rc == TT_OK)
         rc = tt__file_start(w);
     if (rc != TT_OK) {
@@ -519,7 +549,18 @@ static int check_record(tt_writer *w, const tt_submit *s, tt_job *j)
     j->rec.key.logical_tok_idx = r->key.logical_tok_idx;
     j->rec.key.pos_id = r->key.pos_id;
     j->rec.key.rows = r->key.rows;
-    j->rec.key.rank = r->key.rank;
+    j->rec.key.rank = r->key.rank != TT_UNSET ? r->key.rank : w->rank != TT_UNSET ? w->rank : 0;
+    j->rec.key.shard_kind = TT_SHARD_NONE;
+    j->rec.key.shard_dim = j->rec.key.shard_index = j->rec.key.shard_count = TT_UNSET;
+    if (r->key.shard_kind != TT_SHARD_NONE) {
+        char why[160];
+        if (tt_key_shard_check(&r->key, r->ndim, why, sizeof why) != TT_OK)
+            return put_error(w, TT_E_INVAL, "put %s: %s", point, why);
+        j->rec.key.shard_kind = r->key.shard_kind;
+        j->rec.key.shard_dim = r->key.shard_dim;
+        j->rec.key.shard_index = r->key.shard_index;
+        j->rec.key.shard_count = r->key.shard_count;
+    }
     return TT_OK;
 }
 
@@ -679,6 +720,20 @@ int tt_put_record(tt_writer *w, const tt_record *rec, const void *data)
         return put_error(w, TT_E_INVAL, "put_record: NULL record or ndim outside 0..%d", TT_MAX_DIMS);
     tt_submit s = {rec, data, 1, NULL, NULL, 0, 1};
     return tt__writer_submit(w, &s);
+}
+
+int tt_key_shard_check(const tt_key *key, int ndim, char *why, size_t whylen)
+{
+    char buf[160];
+    if (!key)
+        return TT_E_INVAL;
+    if (key->shard_kind == TT_SHARD_NONE) /* the other fields are ignored, as by tt_put() */
+        return TT_OK;
+    if (tt_shard_check(key->shard_kind, key->shard_dim, key->shard_index, key->shard_count, ndim, buf, sizeof buf))
+        return TT_OK;
+    if (why && whylen)
+        snprintf(why, whylen, "%s", buf);
+    return TT_E_INVAL;
 }
 
 /* ---- flush ----------------------------------------------------------------------------------------------- */

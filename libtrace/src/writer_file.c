@@ -39,7 +39,9 @@ typedef struct tt_batch_build {
     uint64_t *seq, *time_ns, *dims, *hash, *nan_count, *inf_count, *payload_offset, *payload_stored;
     uint32_t *prompt_id, *phase, *point, *payload_frames;
     int32_t *layer, *step, *token_id, *logical_tok_idx, *pos_id, *rows, *rank;
-    uint8_t *dtype, *ndim, *flags;
+    int32_t *shard_dim, *shard_index, *shard_count;
+    uint8_t *dtype, *ndim, *flags, *shard_kind;
+    int sharded; /* some record of the batch is a shard: the shard columns are written */
     double *stat_min, *stat_max, *stat_mean, *stat_absmax, *stat_l2;
     uint32_t ndims;
     uint64_t key_bytes; /* the records' key string lengths, summed (an upper bound of the dictionary's size) */
@@ -64,7 +66,7 @@ typedef struct tt_bindex {
     X(payload_stored, 1) X(prompt_id, 1) X(phase, 1) X(point, 1) X(payload_frames, 1) X(layer, 1) X(step, 1) \
     X(token_id, 1) X(logical_tok_idx, 1) X(pos_id, 1) X(rows, 1) X(rank, 1) X(dtype, 1) X(ndim, 1)           \
     X(flags, 1) X(stat_min, 1) X(stat_max, 1) X(stat_mean, 1) X(stat_absmax, 1) X(stat_l2, 1)                \
-    X(dims, TT_MAX_DIMS) X(lids, 3)
+    X(shard_kind, 1) X(shard_dim, 1) X(shard_index, 1) X(shard_count, 1) X(dims, TT_MAX_DIMS) X(lids, 3)
 
 static void batch_free(tt_batch_build *b)
 {
@@ -337,6 +339,10 @@ static int emit_batch(tt_writer *w)
     v.stat_absmax = b->stat_absmax, v.stat_l2 = b->stat_l2, v.nan_count = b->nan_count;
     v.inf_count = b->inf_count, v.payload_offset = b->payload_offset, v.payload_frames = b->payload_frames;
     v.payload_stored = b->payload_stored;
+    if (b->sharded) { /* files without shards stay as they were before format 1.1 */
+        v.shard_kind = b->shard_kind, v.shard_dim = b->shard_dim;
+        v.shard_index = b->shard_index, v.shard_count = b->shard_count;
+    }
     v.has_counters = 1;
     v.counters = snap;
     const uint8_t *obj;
@@ -379,6 +385,7 @@ static int emit_batch(tt_writer *w)
     b->n = 0;
     b->ndims = 0;
     b->key_bytes = 0;
+    b->sharded = 0;
     pthread_mutex_lock(&w->mu);
     w->counters.file_bytes = w->offset;
     pthread_mutex_unlock(&w->mu);
@@ -456,6 +463,11 @@ static void batch_append(tt_writer *w, tt_job *j, uint64_t payload_off, uint64_t
     b->pos_id[i] = r->key.pos_id;
     b->rows[i] = r->key.rows;
     b->rank[i] = r->key.rank;
+    b->shard_kind[i] = (uint8_t)r->key.shard_kind;
+    b->shard_dim[i] = r->key.shard_dim;
+    b->shard_index[i] = r->key.shard_index;
+    b->shard_count[i] = r->key.shard_count;
+    b->sharded |= r->key.shard_kind != TT_SHARD_NONE;
     b->dtype[i] = (uint8_t)r->dtype;
     b->ndim[i] = (uint8_t)r->ndim;
     for (int d = 0; d < r->ndim; d++)

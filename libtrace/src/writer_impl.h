@@ -66,6 +66,8 @@ struct tt_writer {
     int zstd_level;
     tt_shuffle shuffle;
     uint32_t chunk_bytes, batch_records, flush_ms;
+    int32_t rank;       /* TT_UNSET when unknown (writer_rank.c) */
+    int32_t world_size; /* 0 when unknown */
     /* filters: NULL/empty = all */
     int has_layers, layers_strict;
     tt_range_list layers;
@@ -129,6 +131,11 @@ void tt__pool_enqueue_hash(tt_writer *w, tt_job *j); /* under mu */
 int tt__file_start(tt_writer *w);   /* writes the file header, starts the thread */
 int tt__file_finish(tt_writer *w);  /* joins the thread after close: footer + trailer written by it */
 void tt__job_free(tt_job *j);
+
+/* writer_rank.c: the rank and world size from the options or the environment (use_env), and the output path
+ * with %r / %p / %% expanded (*out malloc'ed). @return : TT_OK or an error with w->errmsg set. */
+int tt__writer_resolve_rank(tt_writer *w, int rank_set, int32_t rank, int32_t world_size, int use_env);
+int tt__expand_path(tt_writer *w, const char *pattern, char **out);
 
 /* writer.c: sets the writer's first error (under mu) and wakes everyone. */
 void tt__writer_fail(tt_writer *w, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

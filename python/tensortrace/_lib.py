@@ -38,12 +38,19 @@ TT_REC_HAS_HASH = 0x02
 TT_REC_HAS_STATS = 0x04
 TT_REC_LOST = 0x80
 
+# tt/common.h shard layouts (tt_key.shard_kind)
+TT_SHARD_NONE = 0
+TT_SHARD_SPLIT = 1
+TT_SHARD_PARTIAL = 2
+TT_MAX_SHARDS = 65536
+
 
 class Key(ctypes.Structure):
     """tt_key"""
     _fields_ = [("prompt_id", c_char_p), ("phase", c_char_p), ("point", c_char_p), ("layer", c_i32),
                 ("step", c_i32), ("token_id", c_i32), ("logical_tok_idx", c_i32), ("pos_id", c_i32),
-                ("rows", c_i32), ("rank", c_i32)]
+                ("rows", c_i32), ("rank", c_i32), ("shard_kind", c_i32), ("shard_dim", c_i32),
+                ("shard_index", c_i32), ("shard_count", c_i32)]
 
 
 class Stats(ctypes.Structure):
@@ -65,7 +72,7 @@ class WriterOptions(ctypes.Structure):
                 ("on_full", c_int), ("zstd_level", c_int), ("zstd_level_set", c_int), ("shuffle", c_int),
                 ("chunk_bytes", c_u32), ("batch_records", c_u32), ("flush_ms", c_u32), ("layers", c_char_p),
                 ("points", c_char_p), ("prompts", c_char_p), ("phases", c_char_p), ("ignore_env", c_int),
-                ("overwrite", c_int)]
+                ("overwrite", c_int), ("rank", c_i32), ("rank_set", c_int), ("world_size", c_i32)]
 
 
 class WriterCounters(ctypes.Structure):

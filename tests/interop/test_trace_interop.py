@@ -144,13 +144,15 @@ batch_json = {
     "flags": [5, 6, 2], "hash": [0, 18446744073709551615, 9007199254740993],
     "stat_min": [-7.0, -1.5, 0], "stat_max": [3.25, 2.5, 0], "stat_mean": [-0.874833, 0.125, 0],
     "payload_offset": [32, 0, 0], "payload_frames": [1, 0, 0], "payload_stored": [24, 0, 0],
+    "shard_kind": ["SPLIT", "PARTIAL", "NONE"], "shard_dim": [1, -1, -1], "shard_index": [1, 0, -1],
+    "shard_count": [4, 2, -1],
 }
 json.dump(batch_json, open(path("hb.json"), "w"))
 run("flatc", "-b", "--root-type", "tt.fb.RecordBatch", "-o", work, schema, path("hb.json"))
 hb = path("hb.ttr")
 batch_off = 32 + 56 + len(tensor)
 footer_json = {
-    "format_major": 1, "format_minor": 0, "writer": "flatc by hand", "record_count": 3, "chunk_bytes": 4096,
+    "format_major": 1, "format_minor": 1, "writer": "flatc by hand", "record_count": 3, "chunk_bytes": 4096,
     "meta": [{"key": "engine", "value": "handmade"}], "strings": ["attn_out", "p6_len_16", "decode0", "q_post_rope"],
     "batches": {"offset": [batch_off], "first_record": [0], "record_count": [3]},
     "frames": {"offset": [32], "type": ["PAYLOAD"]},
@@ -162,12 +164,14 @@ out = run(tool, "assemble", assembled, f"payload:{path('p.bin')}:0:5", f"batch:{
           f"footer:{path('hf.ttr')}").decode()
 check(f"batch {batch_off}" in out, f"frames where the footer says: {out}")
 dump = run(tool, "dump", assembled).decode().splitlines()
-check(dump[0] == "format 1.0 records 3 footer 1", f"opened by the footer: {dump[0]}")
+check(dump[0] == "format 1.1 records 3 footer 1", f"opened by the footer: {dump[0]}")
 check("meta engine=handmade" in dump, "metadata from the flatc footer")
 rec = [l for l in dump if l.startswith("record ")]
 check(len(rec) == 3, "three records")
 check("point=attn_out" in rec[0] and "dtype=f32 shape=[2,3]" in rec[0] and "flags=5" in rec[0], rec[0])
 check("data_hex=" + tensor.hex() in rec[0], "tensor bytes read from a flatc-described record")
+check(" shard=1:1:1/4" in rec[0] and " shard=2:-1:0/2" in rec[1] and " shard=" not in rec[2],
+      f"shard layouts from flatc's columns: {rec}")
 check("hash=18446744073709551615" in rec[1] and "dtype=unknown" in rec[1], rec[1])
 check("point=q_post_rope" in rec[2] and "layer=8" in rec[2] and "hash=9007199254740993" in rec[2], rec[2])
 check("min=-1.5 max=2.5 mean=0.125" in rec[1], rec[1])

@@ -207,6 +207,9 @@ static int cmd_dump(const char *path)
         for (int d = 0; d < rec.ndim; d++)
             printf("%s%" PRIu64, d ? "," : "", rec.shape[d]);
         printf("] flags=%u", rec.flags);
+        if (rec.key.shard_kind != TT_SHARD_NONE)
+            printf(" shard=%d:%d:%d/%d", rec.key.shard_kind, rec.key.shard_dim, rec.key.shard_index,
+                   rec.key.shard_count);
         if (rec.flags & TT_REC_HAS_HASH)
             printf(" hash=%" PRIu64, rec.hash);
         if (rec.flags & TT_REC_HAS_STATS)

@@ -38,6 +38,7 @@ int main(void)
     begin("tt_key", sizeof(tt_key));
     F(tt_key, prompt_id), F(tt_key, phase), F(tt_key, point), F(tt_key, layer), F(tt_key, step);
     F(tt_key, token_id), F(tt_key, logical_tok_idx), F(tt_key, pos_id), F(tt_key, rows), F(tt_key, rank);
+    F(tt_key, shard_kind), F(tt_key, shard_dim), F(tt_key, shard_index), F(tt_key, shard_count);
     end();
     begin("tt_stats", sizeof(tt_stats));
     F(tt_stats, min), F(tt_stats, max), F(tt_stats, mean), F(tt_stats, absmax), F(tt_stats, l2);
@@ -54,7 +55,8 @@ int main(void)
     F(tt_writer_options, zstd_level_set), F(tt_writer_options, shuffle), F(tt_writer_options, chunk_bytes);
     F(tt_writer_options, batch_records), F(tt_writer_options, flush_ms), F(tt_writer_options, layers);
     F(tt_writer_options, points), F(tt_writer_options, prompts), F(tt_writer_options, phases);
-    F(tt_writer_options, ignore_env), F(tt_writer_options, overwrite);
+    F(tt_writer_options, ignore_env), F(tt_writer_options, overwrite), F(tt_writer_options, rank);
+    F(tt_writer_options, rank_set), F(tt_writer_options, world_size);
     end();
     begin("tt_writer_counters", sizeof(tt_writer_counters));
     F(tt_writer_counters, puts), F(tt_writer_counters, filtered), F(tt_writer_counters, dropped);

@@ -81,7 +81,7 @@ void cli_die(int code, const char *fmt, ...)
 void cli_print_version(void)
 {
     printf("%s (tensortrace) %s\n", prog_name, tt_version());
-    printf("trace format 1.0\n");
+    printf("trace format 1.1\n");
 }
 
 void cli_close_out(FILE *f, const char *path)
@@ -954,7 +954,7 @@ void cli_buf_stage_trace(cli_buf *b, const tt_record *rec, unsigned flags)
     cli_buf_puts(b, ", \"point\": ");
     cli_buf_json_str(b, k->point ? k->point : "");
     /* the numbers: at most ~40 bytes each, the 8 dims of a shape included */
-    char *d0 = cli_buf_reserve(b, 1024), *d = d0;
+    char *d0 = cli_buf_reserve(b, 1536), *d = d0;
     SJ_LIT(d, ", \"layer\": ");
     d += cli_fmt_i64(d, k->layer);
     SJ_LIT(d, ", \"step\": ");
@@ -983,6 +983,19 @@ void cli_buf_stage_trace(cli_buf *b, const tt_record *rec, unsigned flags)
         d = sj_double(d, rec->stats.max, flags);
         SJ_LIT(d, ", \"mean\": ");
         d = sj_double(d, rec->stats.mean, flags);
+    }
+    if (k->shard_kind != TT_SHARD_NONE) { /* optional keys: lines of whole tensors stay as the seeds' */
+        SJ_LIT(d, ", \"shard_kind\": \"");
+        const char *sn = tt_shard_kind_name(k->shard_kind);
+        size_t sl = strlen(sn);
+        memcpy(d, sn, sl);
+        d += sl;
+        SJ_LIT(d, "\", \"shard_dim\": ");
+        d += cli_fmt_i64(d, k->shard_dim);
+        SJ_LIT(d, ", \"shard_index\": ");
+        d += cli_fmt_i64(d, k->shard_index);
+        SJ_LIT(d, ", \"shard_count\": ");
+        d += cli_fmt_i64(d, k->shard_count);
     }
     if (flags & CLI_SJ_EXTRA) {
         SJ_LIT(d, ", \"rank\": ");

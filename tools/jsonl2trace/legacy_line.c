@@ -23,12 +23,14 @@
 
 enum field_id {
     F_EVENT, F_PROMPT, F_PHASE, F_POINT, F_LAYER, F_STEP, F_TOKEN, F_LTI, F_POS, F_SEQLEN, F_HASH, F_MIN, F_MAX,
-    F_MEAN, F_RANK, F_DTYPE, F_SHAPE, F_ABSMAX, F_L2, F_NAN, F_INF, F_COUNT
+    F_MEAN, F_RANK, F_DTYPE, F_SHAPE, F_ABSMAX, F_L2, F_NAN, F_INF, F_SHARD_KIND, F_SHARD_DIM, F_SHARD_INDEX,
+    F_SHARD_COUNT, F_COUNT
 };
 
 static const char *const field_names[F_COUNT] = {
     "event", "prompt_id", "phase", "point", "layer", "step", "token_id", "logical_tok_idx", "pos_id", "seq_len",
-    "hash", "min", "max", "mean", "rank", "dtype", "shape", "absmax", "l2", "nan_count", "inf_count"};
+    "hash", "min", "max", "mean", "rank", "dtype", "shape", "absmax", "l2", "nan_count", "inf_count", "shard_kind",
+    "shard_dim", "shard_index", "shard_count"};
 
 enum value_type { V_STRING, V_NUMBER, V_NONFINITE, V_TRUE, V_FALSE, V_NULL, V_ARRAY, V_OBJECT };
 
@@ -547,6 +549,7 @@ static int set_field(jp *j, int f, const value *v, legacy_result *out)
     int32_t *ints[F_COUNT] = {0};
     ints[F_LAYER] = &k->layer, ints[F_STEP] = &k->step, ints[F_TOKEN] = &k->token_id;
     ints[F_LTI] = &k->logical_tok_idx, ints[F_POS] = &k->pos_id, ints[F_SEQLEN] = &k->rows, ints[F_RANK] = &k->rank;
+    ints[F_SHARD_DIM] = &k->shard_dim, ints[F_SHARD_INDEX] = &k->shard_index, ints[F_SHARD_COUNT] = &k->shard_count;
     double *dbl[F_COUNT] = {0};
     dbl[F_MIN] = &r->stats.min, dbl[F_MAX] = &r->stats.max, dbl[F_MEAN] = &r->stats.mean;
     dbl[F_ABSMAX] = &r->stats.absmax, dbl[F_L2] = &r->stats.l2;
@@ -573,6 +576,14 @@ static int set_field(jp *j, int f, const value *v, legacy_result *out)
         return to_u64(j, v, f, &r->stats.nan_count);
     case F_INF:
         return to_u64(j, v, f, &r->stats.inf_count);
+    case F_SHARD_KIND: {
+        const char *name = NULL;
+        if (to_string(j, v, f, &name) != 0)
+            return LEGACY_ERROR;
+        if (tt_shard_kind_from_name(name, &k->shard_kind) != TT_OK)
+            return fail_at(j, v->start, "field \"shard_kind\": \"%.40s\" is not none, split or partial", name);
+        return 0;
+    }
     case F_DTYPE: {
         const char *name = NULL;
         if (to_string(j, v, f, &name) != 0)
@@ -614,6 +625,14 @@ static int check_record(jp *j, uint32_t seen, legacy_result *out)
     size_t es = tt_dtype_size(r->dtype);
     if (tt_shape_elems(r->ndim, r->shape, es ? es : 1, &elems, &bytes) != TT_OK)
         return fail(j, "field \"shape\": the tensor would be too large");
+    uint32_t shard_fields = (1u << F_SHARD_DIM) | (1u << F_SHARD_INDEX) | (1u << F_SHARD_COUNT);
+    if (!(seen & (1u << F_SHARD_KIND)) && (seen & shard_fields))
+        return fail(j, "shard_dim, shard_index and shard_count need \"shard_kind\"");
+    char why[160];
+    if (r->key.shard_kind == TT_SHARD_SPLIT && !(seen & (1u << F_SHAPE)))
+        return fail(j, "a \"split\" shard needs the \"shape\" its shard_dim refers to");
+    if (tt_key_shard_check(&r->key, r->ndim, why, sizeof why) != TT_OK)
+        return fail(j, "%s", why);
     return LEGACY_RECORD;
 }
 
@@ -621,6 +640,7 @@ static void reset_result(legacy_result *out)
 {
     memset(out, 0, sizeof *out);
     tt_key k = TT_KEY_INIT;
+    k.rank = 0; /* a line without a rank is rank 0, whatever rank the importing process has */
     out->rec.key = k;
     out->rec.dtype = TT_DTYPE_UNKNOWN;
 }

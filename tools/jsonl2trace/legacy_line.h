@@ -14,6 +14,9 @@
  *             big integers), min, max, mean (numbers, NaN/Infinity/-Infinity or null = NaN; all three or none)
  *   extras    (as trace2jsonl --extra writes them) rank (integer), dtype (name), shape (array of integers),
  *             absmax, l2 (numbers), nan_count, inf_count (unsigned integers); absmax..inf_count need min/max/mean
+ *   shards    (as trace2jsonl writes them for shards) shard_kind ("none", "split", "partial"), shard_dim,
+ *             shard_index, shard_count (32-bit integers); the others need shard_kind, and the layout must obey
+ *             tt_key's rules (tt_key_shard_check; a split needs the shape)
  * Numbers must fit a double: a literal beyond its range (1e999) is an error, not an infinity (Infinity is).
  * Other fields are ignored and reported to the caller by name. A line whose event is not "stage_trace" is
  * well-formed but not a record (LEGACY_OTHER).

@@ -56,6 +56,14 @@ static void text_line(cli_buf *b, const tt_record *rec, int sw)
         cli_buf_printf(b, "  %20s", "-");
     if (rec->flags & TT_REC_HAS_STATS)
         cli_buf_printf(b, "  %12.6g %12.6g %12.6g", rec->stats.min, rec->stats.max, rec->stats.mean);
+    /* tensor-parallel records say whose and which part they are; other lines keep their columns */
+    if (k->rank != 0 || k->shard_kind != TT_SHARD_NONE)
+        cli_buf_printf(b, "  rank %d", (int)k->rank);
+    if (k->shard_kind == TT_SHARD_SPLIT)
+        cli_buf_printf(b, " split dim %d: %d/%d", (int)k->shard_dim, (int)k->shard_index, (int)k->shard_count);
+    else if (k->shard_kind != TT_SHARD_NONE)
+        cli_buf_printf(b, " %s %d/%d", tt_shard_kind_name(k->shard_kind), (int)k->shard_index,
+                       (int)k->shard_count);
     cli_buf_puts(b, "\n");
 }
 

@@ -120,7 +120,21 @@ typedef enum tt_dtype {
  *   logical_tok_idx  index of the token within the prompt/sequence
  *   pos_id           position id of the first row the tensor holds
  *   rows             number of rows (tokens) the tensor holds: its leading dimension (the seeds' seq_len)
- *   rank             tensor-parallel rank (0 when not sharded)
+ *   rank             tensor-parallel rank of the process that captured the tensor. TT_UNSET (TT_KEY_INIT's
+ *                    value) in a put means "the writer's rank" (tt_writer_options.rank, TT_TRACE_RANK or the
+ *                    launcher's variables; 0 when none is known)
+ *   shard_kind       how the tensor relates to the whole (unsharded) tensor, TT_SHARD_*:
+ *                      TT_SHARD_NONE     the whole tensor (shard_dim, shard_index, shard_count are -1)
+ *                      TT_SHARD_SPLIT    slice shard_index of shard_count slices along dimension
+ *                                        shard_dim (a column-parallel output): concatenating the shards in
+ *                                        shard_index order along shard_dim gives the whole tensor
+ *                      TT_SHARD_PARTIAL  addend shard_index of shard_count partial sums (a row-parallel output
+ *                                        before its all-reduce): the whole tensor is their sum (shard_dim -1)
+ *   shard_dim        SPLIT: the dimension split, 0 <= shard_dim < ndim; otherwise -1
+ *   shard_index      SPLIT, PARTIAL: which shard, 0 <= shard_index < shard_count; otherwise -1
+ *   shard_count      SPLIT, PARTIAL: how many shards make the whole, 1..TT_MAX_SHARDS; otherwise -1
+ * A put checks the shard fields (TT_E_INVAL names the rule broken); with TT_SHARD_NONE the other three are
+ * ignored and stored as -1, so a zero-initialised key stores "whole tensor".
  */
 typedef struct tt_key {
     const char *prompt_id;
@@ -133,10 +147,34 @@ typedef struct tt_key {
     int32_t pos_id;
     int32_t rows;
     int32_t rank;
+    int32_t shard_kind;
+    int32_t shard_dim;
+    int32_t shard_index;
+    int32_t shard_count;
 } tt_key;
 
 #define TT_UNSET (-1)
-#define TT_KEY_INIT {NULL, NULL, NULL, TT_UNSET, TT_UNSET, TT_UNSET, TT_UNSET, TT_UNSET, TT_UNSET, 0}
+#define TT_KEY_INIT                                                                                          \
+    {NULL, NULL, NULL, TT_UNSET, TT_UNSET, TT_UNSET, TT_UNSET, TT_UNSET, TT_UNSET, TT_UNSET, TT_SHARD_NONE,  \
+     TT_UNSET, TT_UNSET, TT_UNSET}
+
+/* Shard layouts (tt_key.shard_kind). The values are stored in files (schemas/trace.fbs, enum ShardKind). */
+#define TT_SHARD_NONE 0    /* the whole tensor */
+#define TT_SHARD_SPLIT 1   /* one of shard_count slices along shard_dim */
+#define TT_SHARD_PARTIAL 2 /* one of shard_count addends whose sum is the tensor */
+#define TT_MAX_SHARDS 65536 /* the most shards a tensor may be cut into (shard_count) */
+
+/*! tt_shard_kind_name() : "none", "split" or "partial"; "unknown" for other values. */
+TT_API const char *tt_shard_kind_name(int32_t kind);
+
+/*! tt_shard_kind_from_name() : the TT_SHARD_* value of a name as printed by tt_shard_kind_name() (or its
+ *  number, "0".."2"). @return : TT_OK, or TT_E_PARSE for anything else. */
+TT_API int tt_shard_kind_from_name(const char *name, int32_t *kind);
+
+/*! tt_key_shard_check() : checks a key's shard fields against the rules above for a tensor of ndim dimensions,
+ *  as tt_put() does. @return : TT_OK, or TT_E_INVAL with the rule broken in why (whylen bytes; why may be NULL),
+ *  e.g. "shard_index 4 outside 0..3 (shard_count 4)". */
+TT_API int tt_key_shard_check(const tt_key *key, int ndim, char *why, size_t whylen);
 
 /*
  * Summary statistics of a tensor's values, computed in double precision. min, max, mean, absmax and l2 are over

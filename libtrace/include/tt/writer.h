@@ -29,6 +29,23 @@
  *   TT_TRACE_ZSTD_LEVEL  zstd level (-7..19)
  *   TT_TRACE_SHUFFLE     auto | on | off
  *   TT_TRACE_FLUSH_MS    batch flush interval, milliseconds
+ *   TT_TRACE_RANK        this process's rank (0..2^31-2), when tt_writer_options gives none
+ *   TT_TRACE_WORLD_SIZE  ranks in the job (1..2^31-1), with TT_TRACE_RANK
+ *
+ * RANK: the writer's rank names the process in a tensor-parallel (or any multi-process) job. It is, in this
+ * order: tt_writer_options.rank (when rank_set); TT_TRACE_RANK; the launchers' variables RANK (torchrun and
+ * most Python launchers), OMPI_COMM_WORLD_RANK (Open MPI's mpirun), SLURM_PROCID (srun), LOCAL_RANK (the rank
+ * within the node, last because it repeats on every node). The first that is set is used; a value that is not
+ * an integer in 0..2^31-2 makes tt_writer_open() fail naming the variable (a later one is not tried). The world
+ * size comes from the same source: options.world_size, TT_TRACE_WORLD_SIZE, WORLD_SIZE, OMPI_COMM_WORLD_SIZE,
+ * SLURM_NTASKS, LOCAL_WORLD_SIZE; it is optional, and the rank must be below it. ignore_env skips every
+ * variable, the launchers' too. The rank is stored in the metadata ("rank", and "world_size" when known) and is
+ * the rank of every record whose key has rank TT_UNSET (TT_KEY_INIT); with no rank known that is 0.
+ *
+ * PATHS: the output path (given to tt_writer_open() or in TT_TRACE_FILE) may hold %r (the rank, in decimal),
+ * %p (the process id) and %% (a '%'), so that each rank of a job writes its own file ("run-rank%r.tt"). %r
+ * with no rank known fails (TT_E_INVAL): processes that all wrote "rank 0" would collide on one file. Any other
+ * character after '%' fails too. tt_writer_path() returns the expanded path.
  *
  * FILTERS: a record is captured when every given list accepts it. The layer list applies to records with
  * layer >= 0; records with layer -1 (embeddings, logits) pass the layer list unless it is prefixed by '='
@@ -91,6 +108,9 @@ typedef struct tt_writer_options {
     const char *phases;      /* phase filter; NULL = all */
     int ignore_env;          /* nonzero: do not read TT_TRACE_* variables */
     int overwrite;           /* nonzero: replace an existing file; default refuse (TT_E_IO, "exists") */
+    int32_t rank;            /* this process's rank, 0..2^31-2, used when rank_set is nonzero (see RANK) */
+    int rank_set;            /* nonzero: `rank` is given (0 is a rank, so it needs saying) */
+    int32_t world_size;      /* ranks in the job; 0 = unknown (then from the environment, see RANK) */
 } tt_writer_options;
 
 #define TT_WRITER_OPTIONS_INIT {.size = sizeof(tt_writer_options)}
@@ -134,8 +154,11 @@ TT_API int tt_writer_wants(const tt_writer *w, const char *point, int32_t layer,
 /*! tt_put() : captures one tensor from host memory. `data` holds the tensor's elements contiguously in
  *  little-endian order; it is copied before the call returns (or not at all when filtered or dropped).
  *  shape has ndim (0..TT_MAX_DIMS) entries; key->rows should equal shape[0] for tensors that hold rows.
+ *  key->rank TT_UNSET stores the writer's rank. The shard fields follow the rules of tt_key (tt/common.h):
+ *  TT_SHARD_SPLIT needs 0 <= shard_dim < ndim, TT_SHARD_PARTIAL needs shard_dim -1, both need
+ *  0 <= shard_index < shard_count <= TT_MAX_SHARDS; with TT_SHARD_NONE they are ignored.
  *  @return : TT_OK (queued), TT_FILTERED, TT_DROPPED, or a negative code: TT_E_INVAL (bad dtype or shape, key
- *  without point), TT_E_LIMIT (tensor over 2^48 bytes, a key string over 64 KiB, or a new key string once the
+ *  without point, bad shard layout), TT_E_LIMIT (tensor over 2^48 bytes, a key string over 64 KiB, or a new key string once the
  *  trace holds 1,048,576 distinct ones or 512 MiB of them), TT_E_IO (a previous write failed: the writer is in the
  *  failed state and accepts nothing more), TT_E_STATE (closed), TT_E_NOMEM. */
 TT_API int tt_put(tt_writer *w, const tt_key *key, tt_dtype dtype, int ndim, const uint64_t *shape,
@@ -155,7 +178,7 @@ typedef struct tt_record {
     uint64_t index;   /* reader: position of the record in the file (0-based, capture order) */
     uint64_t seq;     /* capture sequence number, unique in a file */
     uint64_t time_ns; /* capture time, ns since the Unix epoch */
-    tt_key key;
+    tt_key key;       /* with the shard layout (key.shard_kind ...; TT_SHARD_NONE in files without one) */
     tt_dtype dtype;
     int ndim;
     uint64_t shape[TT_MAX_DIMS];
@@ -171,7 +194,8 @@ typedef struct tt_record {
  *  (otherwise assigned as for tt_put()); the filters and mode are not applied (the caller chose the record).
  *  With data != NULL the tensor is stored (rec->nbytes bytes) and its hash and statistics are computed by the
  *  writer (TT_E_CORRUPT if rec has TT_REC_HAS_HASH and the data does not hash to it). With data NULL a
- *  metadata-only record is stored with rec's TT_REC_HAS_HASH / TT_REC_HAS_STATS fields.
+ *  metadata-only record is stored with rec's TT_REC_HAS_HASH / TT_REC_HAS_STATS fields. The key's rank and
+ *  shard fields are treated as by tt_put().
  *  @return : as tt_put(). */
 TT_API int tt_put_record(tt_writer *w, const tt_record *rec, const void *data);
 
@@ -200,8 +224,12 @@ TT_API void tt_writer_free(tt_writer *w);
  *  does not fail the writer. "" when nothing went wrong. Valid until the next call on w. NULL writer: "". */
 TT_API const char *tt_writer_errmsg(const tt_writer *w);
 
-/*! tt_writer_path() : the file being written. */
+/*! tt_writer_path() : the file being written (after %r / %p expansion). */
 TT_API const char *tt_writer_path(const tt_writer *w);
+
+/*! tt_writer_rank() : the writer's rank (see RANK), or TT_UNSET when none is known (records then get rank 0).
+ *  NULL writer: TT_UNSET. */
+TT_API int32_t tt_writer_rank(const tt_writer *w);
 
 #ifdef __cplusplus
 }
