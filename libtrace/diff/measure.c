@@ -673,7 +673,7 @@ int diff_compare_all(tt_diff *d)
     d->counts.bytes_compared = atomic_load(&sh.bytes);
     /* per-pair errors into interned strings */
     for (size_t i = 0; i < d->npairs && rc == TT_OK; i++)
-        if (d->pairs[i].flags & TT_DIFF_PAIR_ERROR) {
+        if ((d->pairs[i].flags & TT_DIFF_PAIR_ERROR) && slots[i].msg[0]) { /* pair.c's errors are set already */
             d->pairs[i].error = diff_intern(d, slots[i].msg);
             if (!d->pairs[i].error)
                 rc = diff_err(d, TT_E_NOMEM, "out of memory");

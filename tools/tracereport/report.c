@@ -258,7 +258,7 @@ static void section_ranks(rp_report *rep)
         rp_doc_cell(D, t, RP_CLS_NUM, "%llu", (unsigned long long)x->counts.pairs);
         rp_doc_cell(D, t, RP_CLS_NUM, "%llu", (unsigned long long)x->counts.mismatch);
         rp_doc_cell(D, t, RP_CLS_NUM, "%llu", (unsigned long long)x->counts.missing);
-        if (x->verdict == RP_MISMATCH) {
+        if (x->verdict == RP_OVERALL_MISMATCH) {
             failing++;
             if (first_bad < 0)
                 first_bad = rank;
