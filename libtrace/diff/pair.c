@@ -576,7 +576,7 @@ static int shard_tables_grow(tt_diff *d, int side, size_t n, size_t *at)
 /* Builds the unit of one tensor from its shards m[0..n) (sorted by shard index); what is wrong with them goes
  * into err. */
 static void gather_one(tt_diff *d, int side, const shard_item *m, size_t n, dunit *g, char *err, size_t errlen,
-                       int32_t *named)
+                       int32_t *named, int *no_tensor)
 {
     const dunit *f = m[0].u;
     int32_t kind = f->s.key.shard_kind, count = f->s.key.shard_count, dim = f->s.key.shard_dim;
@@ -658,6 +658,8 @@ static void gather_one(tt_diff *d, int side, const shard_item *m, size_t n, duni
         stats &= (s->flags & TT_REC_HAS_STATS) != 0 && tt_shape_elems(s->ndim, s->shape, 1, &e, &nb) == TT_OK;
         if (!(s->flags & TT_REC_HAS_PAYLOAD) || (s->flags & TT_REC_LOST))
             g->s.flags = (g->s.flags & ~(uint32_t)TT_REC_HAS_PAYLOAD) | (s->flags & TT_REC_LOST);
+        if (!(s->flags & TT_REC_HAS_PAYLOAD) && !((s->flags & TT_REC_HAS_STATS) && kind == TT_SHARD_SPLIT))
+            *no_tensor = 1;
         if (!stats)
             continue;
         double fin = (double)e - (double)(s->stats.nan_count + s->stats.inf_count);
@@ -711,7 +713,17 @@ static int gather_side(tt_diff *d, int side)
         dunit g;
         char err[DIFF_ERRMSG / 2];
         int32_t named;
-        gather_one(d, side, it + i, e - i, &g, err, sizeof err, &named);
+        int no_tensor = 0;
+        gather_one(d, side, it + i, e - i, &g, err, sizeof err, &named, &no_tensor);
+        if (no_tensor) {
+            const tt_diff_side *x = &it[i].u->s;
+            rc = diff_err(d, TT_E_INVAL, "the %s side's shards of %s layer %d (prompt %s, phase %s) hold no tensor "
+                          "(a hash- or stats-mode capture): shards are gathered from their tensors (split shards "
+                          "from their statistics too); capture in full, or compare with a side of the same layout "
+                          "(rank by rank)", side ? "right" : "left", x->key.point, (int)x->key.layer,
+                          x->key.prompt_id, x->key.phase);
+            break;
+        }
         size_t count = (size_t)(g.s.key.shard_count > 0 ? g.s.key.shard_count : 1), at = 0;
         if ((rc = shard_tables_grow(d, side, count, &at)) != TT_OK)
             break;
