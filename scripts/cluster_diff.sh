@@ -37,14 +37,14 @@ task_rank() {
 # The task: one rank's diff, beside its data.
 if [ "${1:-}" = "--task" ]; then
   shift
-  bindir=$1 outdir=$2 engine=$3 reference=$4
+  tracediff=$1 outdir=$2 engine=$3 reference=$4
   shift 4
   rank=$(task_rank)
   case "$rank" in ''|*[!0-9]*) echo "cluster_diff.sh: rank '$rank' is not a number" >&2; exit 2 ;; esac
   e=${engine//%r/$rank}
   r=${reference//%r/$rank}
   set +e
-  "$bindir/tracediff" -q -f --json "$outdir/rank-$rank.json" "$@" "$e" "$r"
+  "$tracediff" -q -f --json "$outdir/rank-$rank.json" "$@" "$e" "$r"
   rc=$?
   set -e
   # 0 and 1 are answers (the JSON holds them); anything else is this task's error
@@ -81,25 +81,24 @@ if [ -z "$bindir" ]; then
 fi
 # build trees keep each tool in its own directory; an install puts them side by side
 td="$bindir/tracediff" tr="$bindir/tracereport"
-[ -x "$td" ] || td="$bindir/tracediff/tracediff"
-[ -x "$tr" ] || tr="$bindir/tracereport/tracereport"
-if [ ! -x "$td" ] || [ ! -x "$tr" ]; then
+[ -f "$td" ] || td="$bindir/tracediff/tracediff"
+[ -f "$tr" ] || tr="$bindir/tracereport/tracereport"
+if [ ! -f "$td" ] || [ ! -x "$td" ] || [ ! -f "$tr" ] || [ ! -x "$tr" ]; then
   echo "cluster_diff.sh: tracediff/tracereport not found under $bindir (use -b)" >&2
   exit 2
 fi
 mkdir -p "$outdir"
 rm -f "$outdir"/rank-*.json
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
-tdir=$(dirname "$td")
 
 status=0
 if [ -n "$launcher" ]; then
   # word splitting of the launcher command is intended: "srun -n 8"
   # shellcheck disable=SC2086
-  $launcher "$self" --task "$tdir" "$outdir" "$engine" "$reference" "$@" || status=$?
+  $launcher bash "$self" --task "$td" "$outdir" "$engine" "$reference" "$@" || status=$?
 else
   for ((i = 0; i < n; i++)); do
-    TT_CLUSTER_RANK=$i "$self" --task "$tdir" "$outdir" "$engine" "$reference" "$@" || status=$?
+    TT_CLUSTER_RANK=$i bash "$self" --task "$td" "$outdir" "$engine" "$reference" "$@" || status=$?
   done
 fi
 if [ "$status" -ne 0 ]; then

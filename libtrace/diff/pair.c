@@ -506,25 +506,37 @@ static int pair_all(tt_diff *d)
 
 /* ---- gather: tensor-parallel shards made whole ----------------------------------------------------------- */
 
-/* Distinct ranks among a side's units that are not used (at most a few thousand: a sorted small set). */
-static size_t count_ranks(const tt_diff *d, int side)
+/* The distinct ranks among a side's units that are not used, sorted, into set (at most max; *n counts them all,
+ * so *n > max means "more than fit"); *sharded when some of them are shards. */
+static void rank_set(const tt_diff *d, int side, int32_t *set, size_t max, size_t *n, int *sharded)
 {
-    int32_t seen[64];
-    size_t n = 0;
+    *n = 0;
+    *sharded = 0;
     for (size_t i = 0; i < d->nunits[side]; i++) {
         const dunit *u = &d->units[side][i];
         if (u->used)
             continue;
+        *sharded |= u->s.key.shard_kind != TT_SHARD_NONE;
         int32_t r = u->s.key.rank;
         size_t k = 0;
-        while (k < n && seen[k] != r)
+        while (k < *n && k < max && set[k] < r)
             k++;
-        if (k == n) {
-            if (n == sizeof seen / sizeof seen[0])
-                return n + 1; /* "many": more than the set holds */
-            seen[n++] = r;
+        if (k < *n && k < max && set[k] == r)
+            continue;
+        if (*n < max) {
+            memmove(set + k + 1, set + k, (*n - k) * sizeof *set);
+            set[k] = r;
         }
+        (*n)++;
     }
+}
+
+static size_t count_ranks(const tt_diff *d, int side)
+{
+    int32_t set[256];
+    size_t n;
+    int sh;
+    rank_set(d, side, set, 256, &n, &sh);
     return n;
 }
 
@@ -777,19 +789,28 @@ static int gather_side(tt_diff *d, int side)
     return TT_OK;
 }
 
-/* How the sides' ranks pair (tt_diff_run_many): rank by rank, or shards gathered. */
+/* How the sides' ranks pair (tt_diff_run_many): rank by rank when both sides have the same layout (the same
+ * ranks, shards on both or on neither), else shards gathered. */
 static int plan_ranks(tt_diff *d)
 {
     if (d->key_mask & KF_RANK)
         return TT_OK; /* the key pairs ranks already */
-    size_t r0 = count_ranks(d, 0), r1 = count_ranks(d, 1);
-    if (r0 > 1 && r0 == r1) {
+    int32_t set[2][256];
+    size_t n[2];
+    int sharded[2];
+    for (int s = 0; s < 2; s++)
+        rank_set(d, s, set[s], 256, &n[s], &sharded[s]);
+    int same = n[0] == n[1] && n[0] <= 256 && sharded[0] == sharded[1] &&
+               memcmp(set[0], set[1], n[0] * sizeof set[0][0]) == 0;
+    if (same && (n[0] > 1 || sharded[0])) {
         d->by_rank = 1;
-        d->multi_rank[0] = d->multi_rank[1] = 1;
-        d->key_mask |= KF_RANK;
-        free(d->key_text);
-        if (!(d->key_text = key_text(d->key_mask)))
-            return diff_err(d, TT_E_NOMEM, "out of memory");
+        d->multi_rank[0] = d->multi_rank[1] = n[0] > 1;
+        if (n[0] > 1) {
+            d->key_mask |= KF_RANK;
+            free(d->key_text);
+            if (!(d->key_text = key_text(d->key_mask)))
+                return diff_err(d, TT_E_NOMEM, "out of memory");
+        }
         return TT_OK;
     }
     int rc;

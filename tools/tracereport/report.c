@@ -217,6 +217,20 @@ static const char *ff_label(rp_report *rep, const rp_result *r)
     return rp_s(rep, "%s, %s", rp_where_label(rep, r->ff.point, r->ff.layer), rp_prompt_of(r, r->ff.group));
 }
 
+/* Whether a's first failure comes before b's in pipeline order (layer -1 stages before layer 0 when they rank
+ * before every stage inside layers, as the diff orders them; by their stage rank otherwise). */
+static int ff_before(const rp_result *a, const rp_result *b)
+{
+    int32_t sa = a->ff.pair >= 0 ? a->pairs[a->ff.pair].stage_rank : 0;
+    int32_t sb = b->ff.pair >= 0 ? b->pairs[b->ff.pair].stage_rank : 0;
+    int32_t la = a->ff.layer, lb = b->ff.layer;
+    if (la != lb && la >= 0 && lb >= 0)
+        return la < lb;
+    if (la != lb)
+        return la < 0 ? sa < sb : !(sb < sa); /* a stage outside the layers: by stage rank (embed before, logits after) */
+    return sa < sb;
+}
+
 /* Per-rank view: the results of per-rank diffs (each left side one rank's file; scripts/cluster_diff.sh runs them
  * beside the data and merges their JSON here), one row per rank in rank order, and which ranks fail first. */
 static void section_ranks(rp_report *rep)
@@ -242,7 +256,7 @@ static void section_ranks(rp_report *rep)
         ord[k] = i;
     }
     size_t failing = 0;
-    int32_t first_bad = -1;
+    const rp_result *earliest = NULL;
     for (size_t n = 0; n < rep->nres; n++) {
         const rp_result *x = rep->res[ord[n]];
         int32_t rank = x->rank >= 0 ? x->rank : x->ff.rank;
@@ -260,19 +274,24 @@ static void section_ranks(rp_report *rep)
         rp_doc_cell(D, t, RP_CLS_NUM, "%llu", (unsigned long long)x->counts.missing);
         if (x->verdict == RP_OVERALL_MISMATCH) {
             failing++;
-            if (first_bad < 0)
-                first_bad = rank;
+            if (x->ff.present && (!earliest || ff_before(x, earliest)))
+                earliest = x;
         }
     }
     rp_block *p = rp_doc_para(D);
     if (p) {
         if (!failing)
             rp_txt(D, &p->text, "No rank has a mismatch (%zu results).", rep->nres);
+        else if (earliest)
+            rp_txt(D, &p->text, "%zu of %zu results have a mismatch. The earliest in pipeline order is %s on rank %d: "
+                                "where it starts. Ranks that fail only later got it through what the ranks share (an "
+                                "all-reduce spreads one rank's error to every rank); a failure that starts on one rank "
+                                "points at that rank's shard of the work (its heads, its MLP columns) or its device, "
+                                "one that starts on every rank at once at the code they share.",
+                   failing, rep->nres, rp_where_label(rep, earliest->ff.point, earliest->ff.layer),
+                   (int)(earliest->rank >= 0 ? earliest->rank : earliest->ff.rank));
         else
-            rp_txt(D, &p->text, "%zu of %zu results have a mismatch; the lowest failing rank is %d. A failure on one "
-                                "rank only points at that rank's shard of the work (its heads, its MLP columns) or its "
-                                "device; on every rank, at the code they share.",
-                   failing, rep->nres, (int)first_bad);
+            rp_txt(D, &p->text, "%zu of %zu results have a mismatch.", failing, rep->nres);
     }
 }
 
