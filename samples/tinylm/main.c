@@ -9,6 +9,9 @@
  *      recorded as phase "decode0" (step 1).
  * So prefill_last and decode0 hold the same token at the same position, computed by the two paths.
  *
+ * With --tp N the engine emulates N tensor-parallel ranks (tinylm.h, tl_tp) and writes one trace per rank: the
+ * output path must hold %r, which libtrace expands to each writer's rank.
+ *
  * Exit codes: 0 success, 1 runtime error (libtrace's message is printed with the file name), 2 usage error.
  */
 #include <inttypes.h>
@@ -48,6 +51,8 @@ typedef struct options {
     const char *mode_name;
     unsigned threads;
     int quiet;
+    int tp;       /* --tp N; 0 when not given (one rank, the writer's rank from the environment) */
+    int bug_rank; /* --bug-rank R; -1: the bug acts on every rank */
 } options;
 
 static void usage(FILE *f)
@@ -76,6 +81,10 @@ static void usage(FILE *f)
             "  --capture-full-prefill   also record the whole prefill, every row (phase prefill)\n"
             "  --mode full|stats|hash|off  capture mode (default full, or $TT_TRACE_MODE)\n"
             "  --threads N              libtrace worker threads (default: libtrace's)\n"
+            "  --tp N                   emulate N tensor-parallel ranks (N divides heads and ffn; N divides\n"
+            "                           kv-heads or kv-heads divides N) and write one trace per rank: the\n"
+            "                           output path needs %%r (the rank), e.g. -o 'tp4-%%r.tt'\n"
+            "  --bug-rank R             the --bug acts on rank R only (rope-pos, mask, kv-offset, softmax-scale)\n"
             "  -q, --quiet              print nothing but errors\n"
             "  -h, --help               this help\n"
             "  --version                print the version\n"
@@ -265,6 +274,16 @@ static int parse_args(int argc, char **argv, options *o)
             if (parse_long(v, 1, 256, &n) < 0)
                 return usage_error("--threads needs an integer in 1..256, got '%s'", v ? v : "");
             o->threads = (unsigned)n;
+        } else if (is_opt(a, "--tp")) {
+            v = opt_value(argc, argv, &i, a, "--tp");
+            if (parse_long(v, 1, TL_MAX_TP, &n) < 0)
+                return usage_error("--tp needs an integer in 1..%d, got '%s'", TL_MAX_TP, v ? v : "");
+            o->tp = (int)n;
+        } else if (is_opt(a, "--bug-rank")) {
+            v = opt_value(argc, argv, &i, a, "--bug-rank");
+            if (parse_long(v, 0, TL_MAX_TP - 1, &n) < 0)
+                return usage_error("--bug-rank needs an integer in 0..%d, got '%s'", TL_MAX_TP - 1, v ? v : "");
+            o->bug_rank = (int)n;
         } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
         } else {
@@ -328,19 +347,30 @@ static void set_meta(tt_writer *w, const options *o, const prompt *prompts, int 
     tt_writer_set_meta(w, "rope_theta", buf);
     tt_writer_set_meta(w, "layout", "row-leading; attn_scores/attn_probs [rows, heads, kv_len]; "
                                     "k_cache/v_cache [kv_len, kv_heads*head_dim] with pos_id 0");
+    if (o->tp) { /* rank and world_size are libtrace's own keys */
+        snprintf(buf, sizeof buf, "%d", o->tp);
+        tt_writer_set_meta(w, "tp", buf);
+        snprintf(buf, sizeof buf, "%d", o->bug_rank);
+        tt_writer_set_meta(w, "bug_rank", o->bug_rank >= 0 ? buf : "all");
+    }
 }
 
 /* Runs the protocol on one prompt. @return : 0, or -1 with a message in err. */
-static int run_prompt(const tl_model *m, const prompt *p, tl_rec *rec, int full_prefill, int quiet, char *err,
+static int run_prompt(const tl_tp *tp, const prompt *p, tl_rec *rec, int full_prefill, int quiet, char *err,
                       size_t errlen)
 {
-    const tl_config *c = &m->cfg;
+    const tl_config *c = &tp->full.cfg;
     const int n = p->n;
-    int rc = -1;
+    int rc = -1, ok = 1;
     int32_t *tokens = malloc((size_t)n * sizeof *tokens);
     float *lp = malloc((size_t)c->vocab * sizeof *lp), *ld = malloc((size_t)c->vocab * sizeof *ld);
-    tl_cache *ca = tl_cache_new(c, n + 1), *cb = tl_cache_new(c, n + 1);
-    if (!tokens || !lp || !ld || !ca || !cb) {
+    tl_cache *ca[TL_MAX_TP] = {0}, *cb[TL_MAX_TP] = {0}; /* each rank's caches: its KV heads */
+    for (int r = 0; r < tp->n; r++) {
+        ca[r] = tl_cache_new(&tp->rank[r].cfg, n + 1);
+        cb[r] = tl_cache_new(&tp->rank[r].cfg, n + 1);
+        ok &= ca[r] && cb[r];
+    }
+    if (!tokens || !lp || !ld || !ok) {
         snprintf(err, errlen, "%.100s: out of memory", p->name);
         goto done;
     }
@@ -351,17 +381,17 @@ static int run_prompt(const tl_model *m, const prompt *p, tl_rec *rec, int full_
     rec->decode = 0;
     rec->emit_last = 1;
     rec->emit_full = full_prefill;
-    if (tl_prefill(m, ca, tokens, n, rec, lp) < 0) {
+    if (tl_prefill(tp, ca, tokens, n, rec, lp) < 0) {
         snprintf(err, errlen, "%.100s: prefill failed (out of memory)", p->name);
         goto done;
     }
-    if (tl_prefill(m, cb, tokens, n - 1, NULL, NULL) < 0) {
+    if (tl_prefill(tp, cb, tokens, n - 1, NULL, NULL) < 0) {
         snprintf(err, errlen, "%.100s: prefill failed (out of memory)", p->name);
         goto done;
     }
     rec->decode = 1;
     rec->pos = n - 1;
-    if (tl_decode(m, cb, tokens[n - 1], n - 1, rec, ld) < 0) {
+    if (tl_decode(tp, cb, tokens[n - 1], n - 1, rec, ld) < 0) {
         snprintf(err, errlen, "%.100s: decode failed (out of memory)", p->name);
         goto done;
     }
@@ -372,9 +402,9 @@ static int run_prompt(const tl_model *m, const prompt *p, tl_rec *rec, int full_
             dmax = d > dmax ? d : dmax;
             lmax = fabs((double)lp[i]) > lmax ? fabs((double)lp[i]) : lmax;
         }
-        int tp = argmax(lp, c->vocab), td = argmax(ld, c->vocab);
+        int tpre = argmax(lp, c->vocab), tdec = argmax(ld, c->vocab);
         printf("%-12s %4d tokens  next token: prefill_last %d, decode0 %d  max|dlogit| %.3g (%.3g of max|logit|)\n",
-               p->name, n, tp, td, dmax, lmax > 0 ? dmax / lmax : 0.0);
+               p->name, n, tpre, tdec, dmax, lmax > 0 ? dmax / lmax : 0.0);
     }
     rc = 0;
 done:
@@ -382,9 +412,61 @@ done:
     free(tokens);
     free(lp);
     free(ld);
-    tl_cache_free(ca);
-    tl_cache_free(cb);
+    for (int r = 0; r < tp->n; r++) {
+        tl_cache_free(ca[r]);
+        tl_cache_free(cb[r]);
+    }
     return rc;
+}
+
+/* Checks --tp and --bug-rank against the model. @return : -1 to go on, or the usage exit code. */
+static int check_tp(const options *o)
+{
+    char err[256];
+    const int n = o->tp ? o->tp : 1;
+    if (tl_tp_check(&o->cfg, n, err, sizeof err) < 0)
+        return usage_error("%s", err);
+    if (o->bug_rank >= 0) {
+        if (o->cfg.bug == TL_BUG_NONE)
+            return usage_error("--bug-rank needs a --bug");
+        if (o->bug_rank >= n)
+            return usage_error("--bug-rank %d: the ranks are 0..%d (--tp %d)", o->bug_rank, n - 1, n);
+        if (o->cfg.bug == TL_BUG_NORM_EPS)
+            return usage_error("--bug-rank: norm-eps acts on a stage every rank computes alike (the norms); "
+                               "choose rope-pos, mask, kv-offset or softmax-scale");
+    }
+    const char *path = o->output ? o->output : getenv("TT_TRACE_FILE");
+    if (n > 1 && path && *path && !strstr(path, "%r"))
+        return usage_error("--tp %d writes one trace per rank: the output path '%s' needs %%r (the rank), "
+                           "e.g. -o 'tp%d-%%r.tt'",
+                           n, path, n);
+    return -1;
+}
+
+/* Opens one writer per rank (all NULL when tracing is off). @return : 0, or -1 after printing the error. */
+static int open_writers(const options *o, int n, tt_writer **w)
+{
+    /* TT_WRITER_OPTIONS_INIT spelled out: the macro's partial initializer trips -Wmissing-field-initializers. */
+    tt_writer_options wo;
+    memset(&wo, 0, sizeof wo);
+    wo.size = sizeof wo;
+    wo.mode = o->mode;
+    wo.threads = o->threads;
+    wo.overwrite = 1;
+    for (int r = 0; r < n; r++) {
+        if (o->tp) { /* the emulated ranks name themselves; without --tp the environment may */
+            wo.rank = r;
+            wo.rank_set = 1;
+            wo.world_size = n;
+        }
+        int rc = tt_writer_open(&w[r], o->output, &wo);
+        if (rc < 0) {
+            report(o->output ? o->output : getenv("TT_TRACE_FILE"),
+                   w[r] && tt_writer_errmsg(w[r])[0] ? tt_writer_errmsg(w[r]) : tt_strerror(rc));
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -393,6 +475,7 @@ int main(int argc, char **argv)
     memset(&o, 0, sizeof o);
     tl_config_default(&o.cfg);
     o.prompts = DEFAULT_PROMPTS;
+    o.bug_rank = -1;
     int rc = parse_args(argc, argv, &o);
     if (rc >= 0)
         return rc;
@@ -400,6 +483,8 @@ int main(int argc, char **argv)
     char err[256];
     if (tl_config_finish(&o.cfg, err, sizeof err) < 0)
         return usage_error("%s", err);
+    if ((rc = check_tp(&o)) >= 0)
+        return rc;
     prompt prompts[MAX_PROMPTS];
     int np;
     if (parse_prompts(o.prompts, prompts, &np) < 0)
@@ -409,65 +494,66 @@ int main(int argc, char **argv)
 
     double t0 = now_s();
     tl_model model;
-    if (tl_model_init(&model, &o.cfg) < 0) {
+    static tl_tp tp; /* static: 64 shard descriptions are too much for some stacks */
+    const int ntp = o.tp ? o.tp : 1;
+    if (tl_model_init(&model, &o.cfg) < 0 || tl_tp_init(&tp, &model, ntp, o.bug_rank) < 0) {
         fprintf(stderr, "tinylm: out of memory for the weights\n");
-        return EXIT_RUNTIME;
-    }
-
-    /* TT_WRITER_OPTIONS_INIT spelled out: the macro's partial initializer trips -Wmissing-field-initializers. */
-    tt_writer_options wo;
-    memset(&wo, 0, sizeof wo);
-    wo.size = sizeof wo;
-    wo.mode = o.mode;
-    wo.threads = o.threads;
-    wo.overwrite = 1;
-    tt_writer *w = NULL;
-    rc = tt_writer_open(&w, o.output, &wo);
-    if (rc < 0) {
-        report(o.output ? o.output : getenv("TT_TRACE_FILE"),
-               w && tt_writer_errmsg(w)[0] ? tt_writer_errmsg(w) : tt_strerror(rc));
-        tt_writer_free(w);
         tl_model_free(&model);
         return EXIT_RUNTIME;
     }
-    const char *path = w ? tt_writer_path(w) : NULL;
-    if (w)
-        set_meta(w, &o, prompts, np);
-    else if (!o.quiet)
+
+    tt_writer *w[TL_MAX_TP] = {0};
+    int status = EXIT_OK;
+    if (open_writers(&o, ntp, w) < 0)
+        status = EXIT_RUNTIME;
+    for (int r = 0; r < ntp && status == EXIT_OK && w[r]; r++)
+        set_meta(w[r], &o, prompts, np);
+    if (status == EXIT_OK && !w[0] && !o.quiet)
         printf("tinylm: no -o and no TT_TRACE_FILE: running untraced\n");
 
     tl_rec rec;
     memset(&rec, 0, sizeof rec);
     rec.w = w;
+    rec.tp = ntp;
+    rec.kv_heads = o.cfg.kv_heads;
     rec.bf16 = o.cfg.bf16;
-    int status = EXIT_OK;
     for (int i = 0; i < np && status == EXIT_OK; i++) {
-        if (run_prompt(&model, &prompts[i], &rec, o.full_prefill, o.quiet, err, sizeof err) < 0) {
+        if (run_prompt(&tp, &prompts[i], &rec, o.full_prefill, o.quiet, err, sizeof err) < 0) {
             fprintf(stderr, "tinylm: %s\n", err);
             status = EXIT_RUNTIME;
         } else if (rec.status < 0) {
-            report(path, tt_writer_errmsg(w)[0] ? tt_writer_errmsg(w) : tt_strerror(rec.status));
+            tt_writer *fw = w[rec.failed_rank];
+            report(tt_writer_path(fw), tt_writer_errmsg(fw)[0] ? tt_writer_errmsg(fw) : tt_strerror(rec.status));
             status = EXIT_RUNTIME;
         }
     }
     tl_rec_release(&rec);
 
-    if (w) {
-        rc = tt_writer_close(w);
+    uint64_t written = 0, raw = 0, stored = 0;
+    for (int r = 0; r < ntp; r++) {
+        if (!w[r])
+            continue;
+        rc = tt_writer_close(w[r]);
         if (rc < 0 && status == EXIT_OK) {
-            report(path, tt_writer_errmsg(w)[0] ? tt_writer_errmsg(w) : tt_strerror(rc));
+            report(tt_writer_path(w[r]), tt_writer_errmsg(w[r])[0] ? tt_writer_errmsg(w[r]) : tt_strerror(rc));
             status = EXIT_RUNTIME;
         }
         tt_writer_counters cnt;
-        if (status == EXIT_OK && !o.quiet && tt_writer_get_counters(w, &cnt) == TT_OK)
-            printf("tinylm: wrote %" PRIu64 " records (%.2f MiB of tensors, %.2f MiB stored) to %s in %.2f s "
-                   "(engine thread in tracing calls: %.1f ms)\n",
-                   cnt.written, (double)cnt.bytes_raw / 1048576.0, (double)cnt.bytes_stored / 1048576.0, path,
-                   now_s() - t0, rec.put_seconds * 1e3);
-        tt_writer_free(w);
-    } else if (!o.quiet) {
+        if (tt_writer_get_counters(w[r], &cnt) == TT_OK)
+            written += cnt.written, raw += cnt.bytes_raw, stored += cnt.bytes_stored;
+    }
+    if (status == EXIT_OK && !o.quiet && w[0]) {
+        printf("tinylm: wrote %" PRIu64 " records (%.2f MiB of tensors, %.2f MiB stored) to %s", written,
+               (double)raw / 1048576.0, (double)stored / 1048576.0, tt_writer_path(w[0]));
+        if (ntp > 1)
+            printf(" .. %s (%d ranks)", tt_writer_path(w[ntp - 1]), ntp);
+        printf(" in %.2f s (engine thread in tracing calls: %.1f ms)\n", now_s() - t0, rec.put_seconds * 1e3);
+    } else if (status == EXIT_OK && !o.quiet) {
         printf("tinylm: done in %.2f s\n", now_s() - t0);
     }
+    for (int r = 0; r < ntp; r++)
+        tt_writer_free(w[r]);
+    tl_tp_free(&tp);
     tl_model_free(&model);
     return status;
 }

@@ -109,17 +109,48 @@ typedef struct tl_cache {
 tl_cache *tl_cache_new(const tl_config *cfg, int capacity);
 void tl_cache_free(tl_cache *c);
 
+/*
+ * Tensor parallelism, emulated in one process (tp.c). Rank r of n holds heads [r*heads/n, (r+1)*heads/n) with
+ * their Q rows and output-projection columns, the matching KV heads (a slice when n divides kv_heads; one KV
+ * head, replicated on n/kv_heads ranks, when kv_heads divides n), and MLP columns [r*ffn/n, (r+1)*ffn/n) of
+ * gate/up with the matching down-projection columns. Each rank computes its slice; the output projection and the
+ * down projection give per-rank partial sums, which an all-reduce adds in rank order (a reduction order of its
+ * own: TP=1 sums over the whole inner dimension in one pass). Embeddings, norms, residuals and logits are
+ * replicated (computed once). n = 1 is the plain engine, bit for bit.
+ */
+#define TL_MAX_TP 64
+
+typedef struct tl_tp {
+    int n;                     /* ranks */
+    tl_model full;             /* the whole model (shares the caller's weights); its cfg.bug is the bug of the
+                                  replicated stages: none when the bug is on one rank only */
+    tl_model rank[TL_MAX_TP];  /* rank r's shard: cfg with heads/n, kv heads, ffn/n and rank r's bug; weights */
+    float *block;              /* the shards' copied weights (NULL for n = 1) */
+    tl_layer *layers;          /* the shards' layer tables */
+} tl_tp;
+
+/* Checks that n ranks can split the model (n divides heads and ffn; n divides kv_heads or kv_heads divides n).
+ * @return : 0, or -1 with a message in err. */
+int tl_tp_check(const tl_config *cfg, int n, char *err, size_t errlen);
+
+/* Builds the shards of m for n ranks (tl_tp_check must pass). The bug of m->cfg acts on every rank, or only on
+ * bug_rank when bug_rank >= 0. @return : 0 or -1 (memory). */
+int tl_tp_init(tl_tp *tp, const tl_model *m, int n, int bug_rank);
+void tl_tp_free(tl_tp *tp);
+
 struct tl_rec; /* trace.h: where the engine's tensors go; NULL traces nothing */
 
-/* Runs the prompt tokens[0..n) at positions 0..n-1 through the prefill path, writing K/V rows 0..n-1 of the cache.
- * logits_out (may be NULL) receives the last row's logits [vocab].
+/* Runs the prompt tokens[0..n) at positions 0..n-1 through the prefill path, writing K/V rows 0..n-1 of each
+ * rank's cache (caches[r], made with tl_cache_new(&tp->rank[r].cfg, ...)). logits_out (may be NULL) receives the
+ * last row's logits [vocab].
  * @return : 0, or -1 on allocation failure or when n does not fit the cache. */
-int tl_prefill(const tl_model *m, tl_cache *cache, const int32_t *tokens, int n, struct tl_rec *rec,
+int tl_prefill(const tl_tp *tp, tl_cache *const *caches, const int32_t *tokens, int n, struct tl_rec *rec,
                float *logits_out);
 
 /* Runs one token at position pos through the decode path, reading cache rows 0..pos-1 and writing row pos.
  * @return : 0 or -1 (allocation failure, pos outside the cache). */
-int tl_decode(const tl_model *m, tl_cache *cache, int32_t token, int pos, struct tl_rec *rec, float *logits_out);
+int tl_decode(const tl_tp *tp, tl_cache *const *caches, int32_t token, int pos, struct tl_rec *rec,
+              float *logits_out);
 
 /* Deterministic token ids of a prompt: derived from its name and the seed, each in [0, vocab). */
 void tl_prompt_tokens(const char *name, uint64_t seed, int vocab, int32_t *out, int n);

@@ -15,26 +15,60 @@ static double seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void put_timed(tl_rec *r, const char *phase, int step, const char *point, int layer, int tok_idx, int pos,
-                      int rows, const float *data, int ndim, const uint64_t *shape);
+void tl_rec_rank(tl_rec *r, int rank)
+{
+    if (r) {
+        r->rank = rank;
+        r->layout = TL_LAYOUT_WHOLE;
+    }
+}
+
+void tl_rec_layout(tl_rec *r, tl_layout layout)
+{
+    if (r)
+        r->layout = layout;
+}
+
+/* Which rank's file the next record goes to, with its shard fields in k; -1 when this rank does not write it
+ * (a replica of a KV head another rank writes). */
+static int target_rank(const tl_rec *r, tt_key *k)
+{
+    if (r->tp <= 1 || r->rank == TL_REPLICATED)
+        return 0; /* a whole tensor, in rank 0's file */
+    switch (r->layout) {
+    case TL_LAYOUT_HEADS:
+        k->shard_kind = TT_SHARD_SPLIT, k->shard_dim = 1, k->shard_index = r->rank, k->shard_count = r->tp;
+        return r->rank;
+    case TL_LAYOUT_KV_HEADS:
+        k->shard_kind = TT_SHARD_SPLIT, k->shard_dim = 1;
+        if (r->tp > r->kv_heads) { /* replicated KV heads: the group's first rank writes its head */
+            int group = r->tp / r->kv_heads;
+            if (r->rank % group != 0)
+                return -1;
+            k->shard_index = r->rank / group, k->shard_count = r->kv_heads;
+        } else {
+            k->shard_index = r->rank, k->shard_count = r->tp;
+        }
+        return r->rank;
+    case TL_LAYOUT_PARTIAL:
+        k->shard_kind = TT_SHARD_PARTIAL, k->shard_dim = -1, k->shard_index = r->rank, k->shard_count = r->tp;
+        return r->rank;
+    default:
+        return r->rank;
+    }
+}
+
+static void put_timed(tl_rec *r, tt_writer *w, tt_key *key, const float *data, int ndim, const uint64_t *shape);
 
 static void put(tl_rec *r, const char *phase, int step, const char *point, int layer, int tok_idx, int pos,
                 int rows, const float *data, int ndim, const uint64_t *shape)
 {
     if (r->status < 0 || !r->w)
         return;
-    double t0 = seconds();
-    put_timed(r, phase, step, point, layer, tok_idx, pos, rows, data, ndim, shape);
-    r->put_seconds += seconds() - t0;
-}
-
-static void put_timed(tl_rec *r, const char *phase, int step, const char *point, int layer, int tok_idx, int pos,
-                int rows, const float *data, int ndim, const uint64_t *shape)
-{
-    if (!tt_writer_wants(r->w, point, layer, r->prompt_id, phase))
-        return; /* filtered out (or tracing off): skip the conversion too */
-
     tt_key key = TT_KEY_INIT;
+    int rank = target_rank(r, &key);
+    if (rank < 0 || !r->w[rank] || !tt_writer_wants(r->w[rank], point, layer, r->prompt_id, phase))
+        return; /* not this rank's, filtered out or tracing off: skip the conversion too */
     key.prompt_id = r->prompt_id;
     key.phase = phase;
     key.point = point;
@@ -44,9 +78,16 @@ static void put_timed(tl_rec *r, const char *phase, int step, const char *point,
     key.logical_tok_idx = tok_idx;
     key.pos_id = pos;
     key.rows = rows;
-    key.rank = 0;
+    /* key.rank stays TT_UNSET: the writer's own rank (--tp opens rank r's writer with rank r) */
+    double t0 = seconds();
+    put_timed(r, r->w[rank], &key, data, ndim, shape);
+    if (r->status < 0)
+        r->failed_rank = rank;
+    r->put_seconds += seconds() - t0;
+}
 
-    size_t n = 1;
+static void put_timed(tl_rec *r, tt_writer *w, tt_key *key, const float *data, int ndim, const uint64_t *shape)
+{    size_t n = 1;
     for (int i = 0; i < ndim; i++)
         n *= (size_t)shape[i];
     const void *payload = data;
@@ -69,7 +110,7 @@ static void put_timed(tl_rec *r, const char *phase, int step, const char *point,
         payload = r->scratch;
         dt = TT_BF16;
     }
-    int rc = tt_put(r->w, &key, dt, ndim, shape, payload);
+    int rc = tt_put(w, key, dt, ndim, shape, payload);
     if (rc < 0)
         r->status = rc;
 }

@@ -12,8 +12,19 @@
  *   k_cache, v_cache: [kv_len, kv_dim], rows kv_len, pos_id 0, token fields of the token being processed
  *   (prefill_last, decode0) or of the first token (prefill).
  *
- * Errors: the first failing tt_put() is kept (tl_rec.status, message from tt_writer_errmsg()); later calls
- * do nothing, and the driver stops at the next check.
+ * Tensor parallelism (--tp N): one writer per rank (tl_rec.w[r]). The engine says which rank computes what
+ * follows (tl_rec_rank: a rank, or TL_REPLICATED for the stages every rank computes alike) and how a per-rank
+ * tensor relates to the whole (tl_rec_layout). Replicated stages are written once, by rank 0, as whole tensors;
+ * a rank's stages go to its own file with the shard layout of tt_key:
+ *   TL_LAYOUT_HEADS     q_*, attn_scores, attn_probs: SPLIT along dimension 1 (heads), shard rank of N
+ *   TL_LAYOUT_KV_HEADS  k_*, v, k_cache, v_cache: SPLIT along dimension 1 (KV heads), shard rank of N; when KV
+ *                       heads are replicated (N > kv_heads) only the first rank of each replica group writes,
+ *                       as shard (its KV head) of kv_heads
+ *   TL_LAYOUT_PARTIAL   attn_out, mlp_out (before the all-reduce): PARTIAL, addend rank of N
+ * With one rank every record is a whole tensor (no shard fields), as without --tp.
+ *
+ * Errors: the first failing tt_put() is kept (tl_rec.status and the rank whose writer failed, message from
+ * tt_writer_errmsg()); later calls do nothing, and the driver stops at the next check.
  */
 #ifndef TINYLM_TRACE_H
 #define TINYLM_TRACE_H
@@ -23,8 +34,17 @@
 
 #include "tt/writer.h"
 
+#define TL_REPLICATED (-1) /* tl_rec_rank(): a stage every rank computes alike */
+
+typedef enum tl_layout { TL_LAYOUT_WHOLE, TL_LAYOUT_HEADS, TL_LAYOUT_KV_HEADS, TL_LAYOUT_PARTIAL } tl_layout;
+
 typedef struct tl_rec {
-    tt_writer *w;          /* NULL: a disabled writer (libtrace's convention) */
+    tt_writer **w;         /* [tp] one writer per rank; NULL entries are disabled writers (libtrace's convention) */
+    int tp;                /* ranks (1 without --tp) */
+    int kv_heads;          /* the whole model's KV heads (replicated when tp > kv_heads) */
+    int rank;              /* the rank computing what follows, or TL_REPLICATED */
+    tl_layout layout;      /* the layout of the rank's next records */
+    int failed_rank;       /* the rank whose writer failed first (with status) */
     const char *prompt_id;
     const int32_t *tokens; /* the prompt's tokens, indexed by logical_tok_idx */
     int bf16;              /* store tensors as TT_BF16 (values are already bf16-exact) */
@@ -37,6 +57,10 @@ typedef struct tl_rec {
     size_t scratch_cap;
     double put_seconds;    /* time the engine thread spent in the recorder (conversion and tt_put) */
 } tl_rec;
+
+/* The rank computing the next stages (or TL_REPLICATED), and the layout of its next records. NULL r: no-op. */
+void tl_rec_rank(tl_rec *r, int rank);
+void tl_rec_layout(tl_rec *r, tl_layout layout);
 
 /* Records a row-leading tensor [nrows, tail...] held in data (nrows = n for a prefill, 1 for a decode step);
  * tail has ntail (0..3) dimensions. */
