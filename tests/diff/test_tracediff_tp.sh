@@ -6,9 +6,10 @@
 #   matches nothing, files of different runs, two files of one rank, an unreadable file among many) with exit 2
 #   and the file named; tracedump/trace2jsonl over several files; the two-pass capture (hash run, --plan, partial
 #   full capture, diff).
-# usage: test_tracediff_tp.sh BUILD_DIR OUT_DIR PYTHON3
+# Every JSON written is checked against schemas/diff.schema.json.
+# usage: test_tracediff_tp.sh BUILD_DIR OUT_DIR PYTHON3 SCHEMA
 set -eu
-B=$1 OUT=$2 PY=$3
+B=$1 OUT=$2 PY=$3 SCHEMA=$4
 TD=$B/tools/tracediff/tracediff DUMP=$B/tools/tracedump/tracedump T2J=$B/tools/trace2jsonl/trace2jsonl
 GEN=$B/tests/diff/diff_shardgen
 rm -rf "$OUT"
@@ -126,6 +127,15 @@ run 1 "$TD" "plan/full/bad-rank*.tt" "plan/full/good-rank*.tt" --json plan/full.
 has "q_pre_rope L3 on rank 2 "
 # the partial capture holds layers 2-4 only: 3 of the 8 layers' records
 json plan/full.json "d['left']['records'] == 3 * 4 * 4"
+
+# the documents against the schema (files, gathered sides, ranks, the plan)
+"$PY" - "$SCHEMA" $(find . -name '*.json' | sort) <<'PYEOF' || fail "schema"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+for f in sys.argv[2:]:
+    jsonschema.validate(json.load(open(f)), schema)
+print("schema: %d documents valid" % (len(sys.argv) - 2))
+PYEOF
 
 [ "$fails" -eq 0 ] || { echo "$fails failure(s)"; exit 1; }
 echo "all tensor-parallel cases passed"
