@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Metadata that names a run: two files that disagree on one of them are from different runs. */
 static const char *const run_keys[] = {"world_size", "engine", "engine_version", "model", "commit",
@@ -171,6 +172,19 @@ static int order_cmp(const void *a, const void *b)
 static int check_one_run(tt_reader *r, tt_many *m)
 {
     char msg[TT_ERRMSG_SIZE];
+    /* one file named twice (through another path, a link) would be read twice */
+    for (size_t i = 0; i < m->n; i++) {
+        struct stat a;
+        if (fstat(m->sub[i]->fd, &a) != 0)
+            continue;
+        for (size_t j = 0; j < i; j++) {
+            struct stat b;
+            if (fstat(m->sub[j]->fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+                snprintf(msg, sizeof msg, "%s: the same file as %s, given twice", m->paths[i], m->paths[j]);
+                return many_err(r, TT_E_INVAL, msg);
+            }
+        }
+    }
     for (size_t i = 1; i < m->n; i++) {
         for (size_t k = 0; k < sizeof run_keys / sizeof run_keys[0]; k++) {
             const char *a = tt_reader_meta_get(m->sub[0], run_keys[k]);

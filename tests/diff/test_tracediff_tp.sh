@@ -83,9 +83,12 @@ run 2 "$TD" --left-file 'bug4/tp-rank*.tt' --right-file bug4/ref.tt extra.tt
 has "unexpected argument 'extra.tt'"
 
 # bad inputs: exit 2, the file named
+mkdir -p ok4bf16b && "$GEN" ok4bf16b --tp 4 --layers 6 --rows 16 --no-ref
 run 2 "$TD" "nothing/rank*.tt" ok4bf16/ref.tt
 has "nothing/rank\*.tt: no file matches this pattern"
-run 2 "$TD" ok4bf16/tp-rank0.tt ok4bf16/tp-rank0.tt ok4bf16/ref.tt
+run 2 "$TD" ok4bf16/tp-rank0.tt ./ok4bf16/tp-rank0.tt ok4bf16/ref.tt
+has "ok4bf16/tp-rank0.tt: the same file as ok4bf16/tp-rank0.tt, given twice"
+run 2 "$TD" ok4bf16/tp-rank0.tt ok4bf16b/tp-rank0.tt ok4bf16/ref.tt
 has "both hold rank 0"
 run 2 "$TD" ok4bf16/tp-rank0.tt ok8bf16/tp-rank1.tt ok4bf16/ref.tt
 has "ok8bf16/tp-rank1.tt: from another run than ok4bf16/tp-rank0.tt (world_size"
