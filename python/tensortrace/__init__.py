@@ -15,7 +15,7 @@ TraceError. tensortrace.torch.capture traces a PyTorch model with forward hooks.
 from . import _lib
 from .errors import ClosedError, TraceError
 from .reader import Record, Trace, open
-from .writer import Writer
+from .writer import Shard, Writer
 from ._diff import Diff, diff
 from . import dtypes
 
@@ -23,5 +23,5 @@ __version__ = "0.1.0"
 library_version = _lib.version
 library_path = _lib.path
 
-__all__ = ["open", "Trace", "Record", "Writer", "diff", "Diff", "TraceError", "ClosedError", "dtypes",
+__all__ = ["open", "Trace", "Record", "Writer", "Shard", "diff", "Diff", "TraceError", "ClosedError", "dtypes",
            "__version__", "library_version", "library_path"]

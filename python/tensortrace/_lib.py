@@ -136,6 +136,10 @@ _FUNCS = {
     "tt_writer_close": (c_int, [_P]),
     "tt_writer_free": (None, [_P]),
     "tt_writer_errmsg": (c_char_p, [_P]),
+    "tt_writer_path": (c_char_p, [_P]),
+    "tt_shard_kind_name": (c_char_p, [c_i32]),
+    "tt_writer_rank": (c_i32, [_P]),
+    "tt_key_shard_check": (c_int, [POINTER(Key), c_int, c_char_p, c_size_t]),
     # reader
     "tt_reader_open": (c_int, [POINTER(_P), c_char_p, POINTER(ReaderOptions)]),
     "tt_reader_close": (None, [_P]),

@@ -17,7 +17,7 @@ _RECOVERY = {"auto": 0, "never": 1, "always": 2}
 
 COLUMNS = ("index", "prompt_id", "phase", "point", "layer", "step", "token_id", "logical_tok_idx", "pos_id",
            "rows", "rank", "dtype", "shape", "hash", "min", "max", "mean", "absmax", "l2", "nan_count",
-           "inf_count", "has_tensor")
+           "inf_count", "has_tensor", "shard_kind", "shard_dim", "shard_index", "shard_count")
 
 
 class Filter:
@@ -71,7 +71,8 @@ class Record:
 
     __slots__ = ("_trace", "index", "seq", "time_ns", "prompt_id", "phase", "point", "layer", "step", "token_id",
                  "logical_tok_idx", "pos_id", "rows", "rank", "dtype", "shape", "nbytes", "flags", "hash",
-                 "min", "max", "mean", "absmax", "l2", "nan_count", "inf_count", "stored_bytes")
+                 "min", "max", "mean", "absmax", "l2", "nan_count", "inf_count", "stored_bytes", "shard_kind",
+                 "shard_dim", "shard_index", "shard_count")
 
     def __init__(self, trace, c):
         self._trace = trace
@@ -80,6 +81,8 @@ class Record:
         self.prompt_id, self.phase, self.point = _lib.text(k.prompt_id), _lib.text(k.phase), _lib.text(k.point)
         self.layer, self.step, self.token_id = k.layer, k.step, k.token_id
         self.logical_tok_idx, self.pos_id, self.rows, self.rank = k.logical_tok_idx, k.pos_id, k.rows, k.rank
+        self.shard_kind = _lib.text(_lib.lib.tt_shard_kind_name(k.shard_kind))
+        self.shard_dim, self.shard_index, self.shard_count = k.shard_dim, k.shard_index, k.shard_count
         self.dtype = dtypes.CODES.get(c.dtype, "unknown")
         self.shape = tuple(c.shape[i] for i in range(c.ndim))
         self.nbytes, self.flags, self.stored_bytes = c.nbytes, c.flags, c.stored_bytes
@@ -139,6 +142,14 @@ class Record:
         if self.dtype == "unknown":
             raise TraceError(f"record {self.index} ({self.point}) has no dtype: it holds no tensor")
         return dtypes.raw_numpy(self.dtype)
+
+    @property
+    def shard(self):
+        """The shard layout as a Shard(kind, dim, index, count), or None for a whole tensor."""
+        if self.shard_kind == "none":
+            return None
+        from .writer import Shard
+        return Shard(self.shard_kind, self.shard_dim, self.shard_index, self.shard_count)
 
     def key(self):
         """The key fields as a dict."""
@@ -257,7 +268,8 @@ class Trace:
     def records(self):
         """Every record's metadata as columns: a pandas.DataFrame when pandas imports, else a dict of NumPy
         arrays. Columns: index prompt_id phase point layer step token_id logical_tok_idx pos_id rows rank dtype
-        shape hash min max mean absmax l2 nan_count inf_count has_tensor. Absent statistics are NaN (counts
+        shape hash min max mean absmax l2 nan_count inf_count has_tensor shard_kind shard_dim shard_index
+        shard_count (shard_kind "none", "split" or "partial"). Absent statistics are NaN (counts
         -1), an absent hash 0."""
         if self._records is None:
             self._records = _columns(self)
@@ -317,7 +329,7 @@ def _columns(trace):
             else:
                 v = getattr(r, c)
             lists[c].append(v)
-    obj = ("prompt_id", "phase", "point", "dtype", "shape")
+    obj = ("prompt_id", "phase", "point", "dtype", "shape", "shard_kind")
     out = {}
     for c in COLUMNS:
         if c in obj:

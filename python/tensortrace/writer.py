@@ -3,6 +3,7 @@ writer.py — tt.Writer: writing a trace from NumPy arrays and PyTorch tensors t
 (tt/writer.h). put() hands the library a pointer to the tensor's own memory; the library copies it before the
 call returns (with the GIL released) and hashes, compresses and writes on its own threads.
 """
+import collections
 import ctypes
 
 import numpy as np
@@ -99,21 +100,66 @@ def _tensor_buffer(x, dtype):
     return a, a.ctypes.data, name, tuple(a.shape)
 
 
+class Shard(collections.namedtuple("Shard", "kind dim index count")):
+    """A record's shard layout (tt_key's shard fields): kind "split" (slice index of count along dimension dim)
+    or "partial" (addend index of count partial sums; dim -1)."""
+
+    @classmethod
+    def split(cls, dim, index, count):
+        return cls("split", dim, index, count)
+
+    @classmethod
+    def partial(cls, index, count):
+        return cls("partial", -1, index, count)
+
+
+_SHARD_KINDS = {"none": _lib.TT_SHARD_NONE, "split": _lib.TT_SHARD_SPLIT, "partial": _lib.TT_SHARD_PARTIAL}
+
+
+def _set_shard(k, shard, ndim, point):
+    """Fills the key's shard fields from put()'s shard= and checks them with the library's rules."""
+    k.shard_kind, k.shard_dim, k.shard_index, k.shard_count = _lib.TT_SHARD_NONE, -1, -1, -1
+    if shard is None:
+        return
+    if isinstance(shard, Shard):
+        kind, dim, index, count = shard
+    elif isinstance(shard, (tuple, list)) and len(shard) == 4 and shard[0] == "split":
+        kind, dim, index, count = shard
+    elif isinstance(shard, (tuple, list)) and len(shard) == 3 and shard[0] == "partial":
+        (kind, index, count), dim = shard, -1
+    else:
+        raise ValueError(f"{point}: shard={shard!r}: expected (\"split\", dim, index, count) or "
+                         "(\"partial\", index, count)")
+    if kind not in _SHARD_KINDS:
+        raise ValueError(f"{point}: shard kind {kind!r}: expected split or partial")
+    k.shard_kind = _SHARD_KINDS[kind]
+    k.shard_dim, k.shard_index, k.shard_count = (_int(dim, "shard dim"), _int(index, "shard index"),
+                                                  _int(count, "shard count"))
+    why = ctypes.create_string_buffer(200)
+    if _lib.lib.tt_key_shard_check(ctypes.byref(k), ndim, why, len(why)) != 0:
+        raise ValueError(f"{point}: shard={tuple(shard)!r}: {why.value.decode()}")
+
+
 class Writer:
     """A trace being written. Use as a context manager, or call close().
 
     Writer(path, overwrite=False, threads=None, meta=None, mode="full", layers=None, points=None, prompts=None,
            phases=None, on_full="block", inflight_mb=None, zstd_level=None, shuffle="auto", chunk_bytes=None,
-           flush_ms=None, env=False)
+           flush_ms=None, env=False, rank=None, world_size=None)
 
     The arguments are tt_writer_options. With env=False (the default) the TT_TRACE_* environment variables are
     ignored: what the script says is what it gets. env=True lets them override the arguments, as they do for an
-    engine (TT_TRACE_LAYERS, TT_TRACE_POINTS, ... see tt/writer.h).
+    engine (TT_TRACE_LAYERS, TT_TRACE_POINTS, ... see tt/writer.h), and lets the rank come from TT_TRACE_RANK or
+    a launcher's variables (RANK, OMPI_COMM_WORLD_RANK, SLURM_PROCID, LOCAL_RANK) when rank is None.
+
+    rank, world_size: this process's rank in a tensor-parallel job: stored in the metadata and in every record
+    put without its own rank. The path may hold %r (the rank), %p (the process id) and %% (a '%'), so that each
+    rank writes its own file (Writer("run-%r.tt", rank=3) writes run-3.tt); `path` is then the expanded name.
     """
 
     def __init__(self, path, overwrite=False, threads=None, meta=None, mode=None, layers=None, points=None,
                  prompts=None, phases=None, on_full=None, inflight_mb=None, zstd_level=None, shuffle=None,
-                 chunk_bytes=None, flush_ms=None, env=False):
+                 chunk_bytes=None, flush_ms=None, env=False, rank=None, world_size=None):
         self.path = str(path)
         o = _lib.WriterOptions()
         o.size = ctypes.sizeof(o)
@@ -130,11 +176,17 @@ class Writer:
         o.prompts, o.phases = _names(prompts, "prompts"), _names(phases, "phases")
         o.ignore_env = 0 if env else 1
         o.overwrite = 1 if overwrite else 0
+        if rank is not None:
+            o.rank, o.rank_set = _int(rank, "rank", 0, 2**31 - 2), 1
+        o.world_size = 0 if world_size is None else _int(world_size, "world_size", 1, 2**31 - 1)
         if meta is not None and not isinstance(meta, dict):
             raise TypeError("meta: expected a dict of str to str")
         self._opts = o  # the strings must outlive the open call
         lib = _lib.lib
         ptr = open_handle(lib.tt_writer_open, lib.tt_writer_errmsg, lib.tt_writer_free, self.path, o)
+        self.path = _lib.text(lib.tt_writer_path(ptr))  # %r and %p expanded
+        r = lib.tt_writer_rank(ptr)
+        self.rank = None if r == _lib.TT_UNSET else r
         self._h = Handle(ptr, _lib.lib.tt_writer_free, f"writer of {self.path}", exclusive=False)
         self._counters = None
         try:
@@ -161,11 +213,15 @@ class Writer:
             return bool(_lib.lib.tt_writer_wants(p, enc(point), _int(layer, "layer"), enc(prompt_id), enc(phase)))
 
     def put(self, x, point, layer=-1, phase=None, step=None, prompt_id=None, token_id=None, pos_id=None,
-            logical_tok_idx=None, rows=None, rank=0, dtype=None):
+            logical_tok_idx=None, rows=None, rank=None, dtype=None, shard=None):
         """Captures one tensor (a NumPy array or a torch tensor; GPU tensors are copied to the host first).
 
-        Key fields as in tt_key; None means unset (-1). rows defaults to shape[0] for tensors of two or more
-        dimensions and must equal it when given. Cache points (k_cache, v_cache) are keyed pos_id 0 with
+        Key fields as in tt_key; None means unset (-1). rank None is the writer's rank (0 when it has none).
+        rows defaults to shape[0] for tensors of two or more dimensions and must equal it when given.
+        shard: None (the whole tensor), ("split", dim, index, count) for slice index of count along dimension
+        dim (a column-parallel output), ("partial", index, count) for addend index of count partial sums (a
+        row-parallel output before its all-reduce), or a Shard (as Record.shard returns); a layout that breaks
+        tt_key's rules raises ValueError naming the rule. Cache points (k_cache, v_cache) are keyed pos_id 0 with
         rows = kv_len, as the diff engine reads them. dtype= stores NumPy uint16/uint8 bits as bf16/f16/fp8.
         Returns "written" (queued), "filtered" (the filters or mode rejected it) or "dropped" (on_full="drop"
         and the in-flight bound was reached); raises TraceError on failure.
@@ -185,6 +241,7 @@ class Writer:
         k.logical_tok_idx = _int(logical_tok_idx, "logical_tok_idx")
         k.pos_id = _int(pos_id, "pos_id")
         k.rank = _int(rank, "rank")
+        _set_shard(k, shard, len(shape), point)
         lead = shape[0] if len(shape) >= 2 else None
         k.rows = _int(rows, "rows") if rows is not None else (lead if lead is not None else _lib.TT_UNSET)
         if rows is not None and lead is not None and rows != lead:

@@ -85,8 +85,13 @@ static uint8_t *make_trace(size_t *len)
     tt_put(w, &k, TT_F32, 2, s2, f32); /* 6 KiB: two chunks, shuffled */
     k.point = "q";
     k.layer = 1;
+    k.shard_kind = TT_SHARD_SPLIT; /* the batch carries the shard columns (format 1.1) */
+    k.shard_dim = 0;
+    k.shard_index = 1;
+    k.shard_count = 2;
     uint64_t s1[1] = {100};
     tt_put(w, &k, TT_BF16, 1, s1, bf16);
+    k.shard_kind = TT_SHARD_NONE;
     k.point = "ids";
     k.phase = "decode0";
     k.rows = 1;

@@ -708,21 +708,7 @@ int main(int argc, char **argv)
     }
     g_bin = argv[2];
     g_dir = argv[3];
-    /* The user's tracing settings must not leak into the runs under test. */
-    static const char *const env[] = {"TT_TRACE_FILE",   "TT_TRACE_MODE",    "TT_TRACE_LAYERS",     "TT_TRACE_POINTS",
-                                      "TT_TRACE_PROMPTS", "TT_TRACE_PHASES", "TT_TRACE_INFLIGHT_MB", "TT_TRACE_ON_FULL"};
-    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++)
-        unsetenv(env[i]);
-    /* mkdir -p */
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", g_dir);
-    for (char *q = tmp + 1; *q; q++)
-        if (*q == '/') {
-            *q = '\0';
-            mkdir(tmp, 0755);
-            *q = '/';
-        }
-    mkdir(tmp, 0755);
+    tlc_prepare(g_dir); /* the user's tracing settings must not leak into the runs under test */
     if (strcmp(argv[1], "records") == 0)
         return test_records();
     if (strcmp(argv[1], "modes") == 0)

@@ -48,6 +48,23 @@ if [ $? -ne 0 ] || ! grep -q "untraced" "$dir/cli.out"; then
 else
     echo "ok: untraced run"
 fi
+expect 0 "--tp N" -h
+expect 0 "--bug-rank R" -h
+expect 2 "--tp 3 does not divide the 8 heads" --tp 3 -o "$dir/tp-%r.tt"
+expect 2 "does not divide the MLP width 100" --tp 8 --ffn 100 -o "$dir/tp-%r.tt"
+expect 2 "one must divide the other" --tp 4 --heads 12 --hidden 384 --kv-heads 3 -o "$dir/tp-%r.tt"
+expect 2 "--tp needs an integer in 1..64" --tp 65
+expect 2 "needs %r (the rank)" --tp 2 -o "$dir/tp.tt"
+env TT_TRACE_FILE="$dir/env.tt" "$bin" --tp 2 >"$dir/cli.out" 2>&1
+if [ $? -ne 2 ] || ! grep -q "needs %r" "$dir/cli.out"; then
+    echo "FAIL: --tp 2 with TT_TRACE_FILE lacking %r"; cat "$dir/cli.out"; fails=$((fails + 1))
+else
+    echo "ok: --tp 2 with TT_TRACE_FILE lacking %r -> 2"
+fi
+expect 2 "--bug-rank needs a --bug" --tp 2 --bug-rank 1 -o "$dir/tp-%r.tt"
+expect 2 "the ranks are 0..1" --tp 2 --bug rope-pos --bug-rank 2 -o "$dir/tp-%r.tt"
+expect 2 "norm-eps acts on a stage every rank computes alike" --tp 2 --bug norm-eps --bug-rank 0 -o "$dir/tp-%r.tt"
+expect 1 "no rank is known" -o "$dir/norank-%r.tt" --prompts p0_short --layers 1
 expect 0 "wrote" -o "$dir/cli_ok.tt" --prompts p0_short --layers 1
 [ -s "$dir/cli_ok.tt" ] || { echo "FAIL: no trace written"; fails=$((fails + 1)); }
 

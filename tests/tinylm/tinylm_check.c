@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,26 @@ const char *const tlc_layer_points[TLC_LAYER_POINTS] = {
     "residual_pre_attn", "attn_norm_out", "q_pre_rope",  "k_pre_rope",  "v",                  "q_post_rope",
     "k_post_rope",       "k_cache",       "v_cache",     "attn_scores", "attn_probs",         "attn_out",
     "residual_post_attn", "ffn_norm_in",  "mlp_out",     "residual_post_mlp"};
+
+void tlc_prepare(const char *dir)
+{
+    static const char *const env[] = {"TT_TRACE_FILE",   "TT_TRACE_MODE",        "TT_TRACE_LAYERS",
+                                      "TT_TRACE_POINTS", "TT_TRACE_PROMPTS",     "TT_TRACE_PHASES",
+                                      "TT_TRACE_INFLIGHT_MB", "TT_TRACE_ON_FULL", "TT_TRACE_RANK",
+                                      "RANK",            "OMPI_COMM_WORLD_RANK", "SLURM_PROCID",
+                                      "LOCAL_RANK"};
+    for (size_t i = 0; i < sizeof env / sizeof env[0]; i++)
+        unsetenv(env[i]);
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *q = tmp + 1; *q; q++) /* mkdir -p */
+        if (*q == '/') {
+            *q = '\0';
+            mkdir(tmp, 0755);
+            *q = '/';
+        }
+    mkdir(tmp, 0755);
+}
 
 int tlc_run(const char *bin, const char *log, const char *const *args)
 {

@@ -18,6 +18,10 @@
 #define TLC_LAYER_POINTS 16
 extern const char *const tlc_layer_points[TLC_LAYER_POINTS];
 
+/* Prepares a test run: unsets the tracing variables of the caller's shell (TT_TRACE_*, and the launchers' rank
+ * variables, which would name the writers' ranks) and creates dir with its parents. */
+void tlc_prepare(const char *dir);
+
 /* Runs bin with the arguments (NULL-terminated), stdout and stderr into log (may be NULL: /dev/null).
  * @return : the exit status, or -1 when it could not run or was killed. */
 int tlc_run(const char *bin, const char *log, const char *const *args);

@@ -935,6 +935,14 @@ size_t cli_fmt_double(char *dst, double v)
 
 #define SJ_LIT(d, s) (memcpy((d), (s), sizeof(s) - 1), (d) += sizeof(s) - 1)
 
+/* Appends a short name that needs no escaping (a dtype or shard kind name); returns the end. */
+static char *sj_name(char *d, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(d, s, n);
+    return d + n;
+}
+
 static char *sj_double(char *d, double v, unsigned flags)
 {
     if ((flags & CLI_SJ_NAN_NULL) && !isfinite(v)) {
@@ -986,10 +994,7 @@ void cli_buf_stage_trace(cli_buf *b, const tt_record *rec, unsigned flags)
     }
     if (k->shard_kind != TT_SHARD_NONE) { /* optional keys: lines of whole tensors stay as the seeds' */
         SJ_LIT(d, ", \"shard_kind\": \"");
-        const char *sn = tt_shard_kind_name(k->shard_kind);
-        size_t sl = strlen(sn);
-        memcpy(d, sn, sl);
-        d += sl;
+        d = sj_name(d, tt_shard_kind_name(k->shard_kind));
         SJ_LIT(d, "\", \"shard_dim\": ");
         d += cli_fmt_i64(d, k->shard_dim);
         SJ_LIT(d, ", \"shard_index\": ");
@@ -1001,10 +1006,7 @@ void cli_buf_stage_trace(cli_buf *b, const tt_record *rec, unsigned flags)
         SJ_LIT(d, ", \"rank\": ");
         d += cli_fmt_i64(d, k->rank);
         SJ_LIT(d, ", \"dtype\": \"");
-        const char *dn = tt_dtype_name(rec->dtype);
-        size_t dl = strlen(dn);
-        memcpy(d, dn, dl);
-        d += dl;
+        d = sj_name(d, tt_dtype_name(rec->dtype));
         SJ_LIT(d, "\", \"shape\": [");
         for (int i = 0; i < rec->ndim && i < TT_MAX_DIMS; i++) {
             if (i)

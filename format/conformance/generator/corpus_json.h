@@ -201,6 +201,18 @@ static inline void cj_record(cj *j, const tt_record *rec, const char *payload, u
     cj_u64(j, "flags", rec->flags & (TT_REC_HAS_PAYLOAD | TT_REC_HAS_HASH | TT_REC_HAS_STATS));
     if (rec->flags & TT_REC_HAS_HASH)
         cj_hex(j, "hash", rec->hash);
+    if (rec->key.shard_kind != TT_SHARD_NONE) { /* format 1.1: only for shards, so 1.0 results stay as they were */
+        static const char *const kinds[3] = {"NONE", "SPLIT", "PARTIAL"};
+        cj_begin_obj(j, "shard");
+        if (rec->key.shard_kind >= 0 && rec->key.shard_kind <= TT_SHARD_PARTIAL)
+            cj_str(j, "kind", kinds[rec->key.shard_kind]);
+        else
+            cj_i64(j, "kind", rec->key.shard_kind);
+        cj_i64(j, "dim", rec->key.shard_dim);
+        cj_i64(j, "index", rec->key.shard_index);
+        cj_i64(j, "count", rec->key.shard_count);
+        cj_end_obj(j);
+    }
     if (rec->flags & TT_REC_HAS_STATS) {
         cj_begin_obj(j, "stats");
         cj_f64(j, "min", rec->stats.min);

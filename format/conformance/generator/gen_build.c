@@ -152,6 +152,8 @@ grec *gen_record(gen *g, const char *point, uint8_t dtype, int ndim, const uint6
     r->pos_id = 4 * g->nrec;
     r->rows = ndim ? (int32_t)shape[0] : 1;
     r->rank = 0;
+    r->shard_kind = 0;
+    r->shard_dim = r->shard_index = r->shard_count = -1;
     r->dtype = dtype;
     r->ndim = (uint8_t)ndim;
     uint64_t bytes = dtype_size(dtype);
@@ -286,6 +288,11 @@ static void apply_defaults(grec *r, uint64_t mask)
 }
 
 
+void gen_shard(grec *r, int32_t kind, int32_t dim, int32_t index, int32_t count)
+{
+    r->shard_kind = kind, r->shard_dim = dim, r->shard_index = index, r->shard_count = count;
+}
+
 /* Writes records [rec0, rec0 + count) as one BATCH frame. */
 void gen_batch(gen *g, int rec0, int count, bopt o)
 {
@@ -301,6 +308,9 @@ void gen_batch(gen *g, int rec0, int count, bopt o)
     double st[5][MAXR];
     uint32_t pfr[MAXR];
     uint32_t ndims = 0;
+    uint8_t skind[MAXR];
+    int32_t sints[3][MAXR];
+    int sharded = 0;
     for (int i = 0; i < count; i++) {
         grec *r = &g->rec[rec0 + i];
         apply_defaults(r, o.absent);
@@ -325,6 +335,9 @@ void gen_batch(gen *g, int rec0, int count, bopt o)
             st[c][i] = r->stats[c];
         for (int d = 0; d < r->ndim; d++)
             dims[ndims++] = r->shape[d];
+        skind[i] = (uint8_t)r->shard_kind;
+        sints[0][i] = r->shard_dim, sints[1][i] = r->shard_index, sints[2][i] = r->shard_count;
+        sharded |= r->shard_kind != 0 || r->shard_dim != -1 || r->shard_index != -1 || r->shard_count != -1;
     }
     g->ct.written += (uint64_t)count;
     g->ct.batches++;
@@ -361,6 +374,11 @@ void gen_batch(gen *g, int rec0, int count, bopt o)
     V(RB_PAYLOAD_OFFSET, poff, 8);
     V(RB_PAYLOAD_FRAMES, pfr, 4);
     V(RB_PAYLOAD_STORED, pst, 8);
+    if (sharded) { /* the shard columns, as the reference writer does: only in batches that hold a shard */
+        V(RB_SHARD_KIND, skind, 1);
+        for (int k = 0; k < 3; k++)
+            V(RB_SHARD_DIM + k, sints[k], 4);
+    }
 #undef V
     if (b->has_counters)
         c[RB_COUNTERS] = counters_table(g, &b->counters, o.unknown);

@@ -659,6 +659,83 @@ static void c_major_newer(gen *g)
     refuse(g, "version");
 }
 
+
+static void c_shard_layouts(gen *g)
+{
+    describe(g, "Format 1.1 shard layouts: a whole tensor, a SPLIT shard (slice 2 of 4 along dimension 1), a PARTIAL "
+                "addend (1 of 2, dimension -1), a SPLIT of one shard along dimension 0, on ranks 0..3; a second "
+                "batch without the shard columns, whose records are whole tensors (absent = NONE, -1).");
+    exercises(g, "shard layout");
+    exercises(g, "minor version > 0");
+    exercises(g, "absent columns");
+    gen_header(g, 1, 1, 0, 0, 32);
+    gen_meta1(g, "rank", "0");
+    static const uint64_t s28[2] = {2, 8};
+    grec *a = gen_record(g, "resid", TT_F32, 2, s28);
+    gen_tensor(g, a);
+    grec *b = gen_record(g, "q_proj", TT_F32, 2, s28);
+    b->rank = 2;
+    gen_shard(b, TT_SHARD_SPLIT, 1, 2, 4);
+    gen_tensor(g, b);
+    grec *c = gen_record(g, "attn_out", TT_BF16, 2, s28);
+    c->rank = 1;
+    gen_shard(c, TT_SHARD_PARTIAL, -1, 1, 2);
+    gen_tensor(g, c);
+    grec *d = gen_record(g, "k_cache", TT_F32, 1, S1);
+    d->rank = 3;
+    gen_shard(d, TT_SHARD_SPLIT, 0, 0, 1);
+    gen_tensor(g, d);
+    gen_batch(g, 0, 4, (bopt){0});
+    grec *e = gen_record(g, "logits", TT_F32, 1, S1);
+    gen_tensor(g, e);
+    gen_batch(g, 4, 1, (bopt){0});
+    gen_footer(g);
+}
+
+static void c_shard_kind_reserved(gen *g)
+{
+    describe(g, "A record with shard_kind 7, a kind a later minor version may define: readers return it as "
+                "stored, with its dim/index/count unchecked, and refuse nothing. The file says format 1.4.");
+    exercises(g, "shard layout");
+    exercises(g, "reserved shard kind");
+    gen_header(g, 1, 4, 0, 0, 32);
+    grec *a = gen_record(g, "a", TT_F32, 1, S1);
+    gen_shard(a, 7, 5, 9, 3);
+    gen_tensor(g, a);
+    grec *b = gen_record(g, "b", TT_F32, 1, S1);
+    gen_tensor(g, b);
+    gen_batch(g, 0, 2, (bopt){0});
+    gen_footer(g);
+}
+
+static void c_shard_rules(gen *g)
+{
+    describe(g, "Six batches, one readable; each of the others has a record whose shard layout breaks a rule of "
+                "section 5 (shard_index >= shard_count, a SPLIT along a dimension the tensor lacks, a PARTIAL with "
+                "a dimension, shard_count 0, a whole tensor with shard fields): each such batch is damaged "
+                "(unreadable by the footer, skipped by a scan).");
+    exercises(g, "shard layout");
+    exercises(g, "shard rules");
+    exercises(g, "damaged BATCH under an intact footer");
+    gen_header(g, 1, 1, 0, 0, 32);
+    static const uint64_t s28[2] = {2, 8};
+    static const int32_t bad[5][4] = {
+        {TT_SHARD_SPLIT, 1, 4, 4}, {TT_SHARD_SPLIT, 2, 0, 2}, {TT_SHARD_PARTIAL, 0, 0, 2}, {TT_SHARD_PARTIAL, -1, 0, 0},
+        {TT_SHARD_NONE, -1, 0, 2}};
+    grec *ok = gen_record(g, "ok", TT_F32, 2, s28);
+    gen_shard(ok, TT_SHARD_SPLIT, 1, 3, 4);
+    gen_tensor(g, ok);
+    gen_batch(g, 0, 1, (bopt){0});
+    for (int i = 0; i < 5; i++) {
+        grec *r = gen_record(g, "bad", TT_F32, 2, s28);
+        gen_shard(r, bad[i][0], bad[i][1], bad[i][2], bad[i][3]);
+        gen_tensor(g, r);
+        gen_batch(g, 1 + i, 1, (bopt){0});
+        g->fr[g->bat[1 + i].frame].damage = DMG_PAYLOAD; /* well formed, but breaks a rule of section 5 */
+    }
+    gen_footer(g);
+}
+
 static const gcase cases[] = {
     {"valid", "minimal", c_minimal},
     {"valid", "every_dtype", c_every_dtype},
@@ -696,6 +773,9 @@ static const gcase cases[] = {
     {"damaged", "zstd_checksum_bad", c_zstd_checksum_bad},
     {"damaged", "unknown_dtype_payload", c_unknown_dtype_payload},
     {"damaged", "chunk_order", c_chunk_order},
+    {"valid", "shard_layouts", c_shard_layouts},
+    {"valid", "shard_kind_reserved", c_shard_kind_reserved},
+    {"damaged", "shard_rules", c_shard_rules},
     {"refused", "bad_magic", c_bad_magic},
     {"refused", "empty", c_empty},
     {"refused", "short_header", c_short_header},

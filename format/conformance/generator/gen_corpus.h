@@ -28,7 +28,8 @@ enum { KV_KEY, KV_VALUE };
 enum { RB_FIRST_RECORD, RB_CHUNK_BYTES, RB_STRINGS, RB_SEQ, RB_TIME_NS, RB_PROMPT_ID, RB_PHASE, RB_POINT, RB_LAYER,
        RB_STEP, RB_TOKEN_ID, RB_LOGICAL_TOK_IDX, RB_POS_ID, RB_ROWS, RB_RANK, RB_DTYPE, RB_NDIM, RB_DIMS, RB_FLAGS,
        RB_HASH, RB_STAT_MIN, RB_STAT_MAX, RB_STAT_MEAN, RB_STAT_ABSMAX, RB_STAT_L2, RB_NAN_COUNT, RB_INF_COUNT,
-       RB_PAYLOAD_OFFSET, RB_PAYLOAD_FRAMES, RB_PAYLOAD_STORED, RB_COUNTERS, RB_NEXT };
+       RB_PAYLOAD_OFFSET, RB_PAYLOAD_FRAMES, RB_PAYLOAD_STORED, RB_COUNTERS, RB_SHARD_KIND, RB_SHARD_DIM,
+       RB_SHARD_INDEX, RB_SHARD_COUNT, RB_NEXT };
 enum { BI_OFFSET, BI_FRAME_SIZE, BI_FIRST_RECORD, BI_RECORD_COUNT, BI_SEQ_MIN, BI_SEQ_MAX, BI_LAYER_MIN,
        BI_LAYER_MAX, BI_STEP_MIN, BI_STEP_MAX, BI_POS_MIN, BI_POS_MAX, BI_NEXT };
 enum { FT_FORMAT_MAJOR, FT_FORMAT_MINOR, FT_WRITER, FT_CREATED_NS, FT_CLOSED_NS, FT_CHUNK_BYTES, FT_RECORD_COUNT,
@@ -42,6 +43,8 @@ typedef struct grec {
     uint64_t seq, time_ns;
     const char *prompt_id, *phase, *point; /* NULL: not given */
     int32_t layer, step, token_id, logical_tok_idx, pos_id, rows, rank;
+    int32_t shard_kind, shard_dim, shard_index, shard_count; /* format 1.1; written when a record of the batch
+                                                                 is a shard (kind != 0) */
     uint8_t dtype, ndim, flags;
     uint64_t shape[TT_MAX_DIMS];
     uint64_t hash;
@@ -154,6 +157,8 @@ void gen_header(gen *g, uint16_t major, uint16_t minor, uint32_t flags, uint32_t
 grec *gen_record(gen *g, const char *point, uint8_t dtype, int ndim, const uint64_t *shape);
 /*! gen_stats() : gives the record statistics (flags bit 2). */
 void gen_stats(grec *r, double lo, double hi);
+/*! gen_shard() : gives the record a shard layout (stored as given, valid or not). */
+void gen_shard(grec *r, int32_t kind, int32_t dim, int32_t index, int32_t count);
 /*! gen_tensor() / gen_tensor_chunks() : writes the record's content as PAYLOAD frames, chunk k as o[k] says
  *  (o[0] for every chunk unless per_chunk). */
 void gen_tensor(gen *g, grec *r);

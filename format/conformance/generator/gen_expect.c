@@ -39,6 +39,8 @@ static void emit_record(cj *j, const grec *r, uint64_t index, int ps)
     rec.key.layer = r->layer, rec.key.step = r->step, rec.key.token_id = r->token_id;
     rec.key.logical_tok_idx = r->logical_tok_idx, rec.key.pos_id = r->pos_id, rec.key.rows = r->rows;
     rec.key.rank = r->rank;
+    rec.key.shard_kind = r->shard_kind, rec.key.shard_dim = r->shard_dim;
+    rec.key.shard_index = r->shard_index, rec.key.shard_count = r->shard_count;
     rec.dtype = (tt_dtype)r->dtype;
     rec.ndim = r->ndim;
     memcpy(rec.shape, r->shape, sizeof rec.shape);

@@ -164,7 +164,8 @@ TT_API int tt_filter_empty(const tt_filter *f);
 TT_API int tt_reader_next(tt_reader *r, const tt_filter *f, uint64_t *cursor, tt_record *out);
 
 /*! tt_reader_find() : the first record whose key equals *key on every field that is set (strings non-NULL,
- *  integers other than TT_UNSET). @return : TT_OK with *out filled, TT_E_NOTFOUND, or an error. */
+ *  integers other than TT_UNSET; TT_KEY_INIT's rank TT_UNSET matches any rank). The shard fields are not
+ *  compared. @return : TT_OK with *out filled, TT_E_NOTFOUND, or an error. */
 TT_API int tt_reader_find(tt_reader *r, const tt_key *key, tt_record *out);
 
 /*! tt_reader_read() : reads record `index`'s whole tensor into dst (dst_size >= nbytes).
