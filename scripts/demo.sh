@@ -31,6 +31,28 @@ step "engine with the RoPE bug: prefill_last vs decode0 (kv_aligned)"
 tdiff --mode kv_aligned "$out/rope-pos.tt" --json "$out/rope-pos.diff.json" --tsv "$out/rope-pos.diff.tsv"
 tdiff --mode as_designed "$out/rope-pos.tt" --json "$out/rope-pos.as_designed.json" -q
 
+step "tensor parallelism: tinylm --tp 4 (one trace per rank) against TP=1, then with --bug rope-pos on rank 2 only"
+"$tinylm" --tp 4 -o "$out/tp4-%r.tt" --dtype bf16 --capture-full-prefill
+tdiff "$out/tp4-*.tt" "$out/correct.tt" --worst 0 --json "$out/tp4.diff.json"
+"$tinylm" --tp 4 -o "$out/tp4-rope-%r.tt" --dtype bf16 --capture-full-prefill --bug rope-pos --bug-rank 2
+tdiff "$out/tp4-rope-*.tt" "$out/correct.tt" --worst 0 --json "$out/tp4-rope.diff.json"
+
+step "two-pass capture: cheap hash traces, the plan, a full capture of what it names only, the diff"
+TT_TRACE_MODE=hash "$tinylm" -o "$out/cheap-ref.tt" --dtype bf16
+TT_TRACE_MODE=hash "$tinylm" -o "$out/cheap-bug.tt" --dtype bf16 --bug softmax-scale
+tdiff --plan --worst 0 "$out/cheap-bug.tt" "$out/cheap-ref.tt" --json "$out/plan.diff.json" | tee "$out/plan.txt"
+# the plan's line of TT_TRACE_* variables, as tracediff --plan prints it
+plan=$(sed -n 's/^  \(TT_TRACE_MODE=full .*\)$/\1/p' "$out/plan.txt")
+# word splitting of the plan's VAR=VALUE list is intended
+# shellcheck disable=SC2086
+env $plan "$tinylm" -o "$out/partial-ref.tt" --dtype bf16
+# shellcheck disable=SC2086
+env $plan "$tinylm" -o "$out/partial-bug.tt" --dtype bf16 --bug softmax-scale
+printf 'sizes: hash %s + %s bytes, partial full %s + %s bytes (a full capture: %s bytes)\n' \
+  "$(wc -c < "$out/cheap-ref.tt")" "$(wc -c < "$out/cheap-bug.tt")" "$(wc -c < "$out/partial-ref.tt")" \
+  "$(wc -c < "$out/partial-bug.tt")" "$(wc -c < "$out/correct.tt")"
+tdiff "$out/partial-bug.tt" "$out/partial-ref.tt" --worst 0
+
 # The same protocol on a PyTorch model (samples/torch_llama), traced with the Python package, where torch imports.
 if /usr/bin/python3 -c "import torch, numpy" 2>/dev/null; then
   step "torch_llama (PyTorch, traced with tensortrace.torch.capture): prefill vs decode0, correct and with --bug rope-pos"

@@ -47,8 +47,19 @@ typedef struct dunit {
     int is_cache;
     int split;          /* a row of a split multi-row record */
     int used;
+    size_t shard_at;    /* gathered: its shards' entries in the side's shard tables (tt_diff.shards) */
+    const char *gather_error; /* gathered: why it cannot be made whole (a shard missing...), interned; or NULL */
+    int32_t rank_named; /* gathered with gather_error: the rank the error names */
 } dunit;
 
+
+/* The shards of a side's gathered units: records and ranks (count entries per unit, at dunit.shard_at), and
+ * where each starts along the split dimension (count + 1 entries per unit, after the records' tables). */
+typedef struct diff_shards {
+    uint64_t *records, *begin;
+    int32_t *ranks;
+    size_t n, cap_r, cap_b, cap_k, nbegin;
+} diff_shards;
 
 typedef struct tol_entry {
     char *point; /* "*" = any */
@@ -86,7 +97,10 @@ struct tt_diff {
     char errmsg[DIFF_ERRMSG];
     tt_diff_options o;
     tt_diff_tols *tols;
-    char *key_text, *stages_text, *left_path, *right_path;
+    char *key_text, *stages_text, *left_path, *right_path; /* the sides' names: "FILE" or "FILE (+N files)" */
+    char **paths[2];     /* each side's files */
+    size_t npaths[2];
+    tt_reader *src[2];   /* each side's reader, open from pairing to tt_diff_free (diff_open_side) */
     char *cache_points_text;
     unsigned key_mask;
     int same_file;
@@ -96,6 +110,11 @@ struct tt_diff {
     dunit *units[2];
     size_t nunits[2], units_cap[2];
     uint64_t nrecords[2];
+    /* gathered shards (pair.c): per side, every gathered unit's shard records, ranks and starts */
+    diff_shards shards[2];
+    int multi_rank[2]; /* the side's records come from more than one rank */
+    int by_rank;     /* both sides of several ranks, as many: paired rank by rank */
+    int replicated;  /* one side of several ranks without shards: each rank's record pairs with the other's */
     char **meta[2]; /* key, value, key, value ... */
     uint64_t nmeta[2];
 
@@ -125,6 +144,7 @@ struct tt_diff {
     double seconds;
     uint32_t threads;
     int64_t first_nonfinite[2]; /* pair index per side, -1 when none */
+    tt_diff_plan plan;          /* plan.c */
 };
 
 int diff_err(tt_diff *d, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -14,11 +14,23 @@ static int run(tt_diff *d, const tt_filter *lf, const tt_filter *rf)
     if ((rc = diff_pair_all(d, lf, rf)) != TT_OK || (rc = diff_compare_all(d)) != TT_OK ||
         (rc = diff_judge(d)) != TT_OK)
         return rc;
-    return diff_explain(d);
+    if ((rc = diff_explain(d)) != TT_OK)
+        return rc;
+    return diff_plan(d);
 }
 
 int tt_diff_run(tt_diff **out, const char *left_path, const tt_filter *left_filter, const char *right_path,
                 const tt_filter *right_filter, const tt_diff_options *opts)
+{
+    const char *l[1] = {left_path}, *r[1] = {right_path};
+    return tt_diff_run_many(out, left_path ? l : NULL, left_path ? 1 : 0, left_filter,
+                            right_path && *right_path ? r : NULL, right_path && *right_path ? 1 : 0, right_filter,
+                            opts);
+}
+
+int tt_diff_run_many(tt_diff **out, const char *const *left, size_t nleft, const tt_filter *left_filter,
+                     const char *const *right, size_t nright, const tt_filter *right_filter,
+                     const tt_diff_options *opts)
 {
     if (!out)
         return TT_E_INVAL;
@@ -39,7 +51,7 @@ int tt_diff_run(tt_diff **out, const char *left_path, const tt_filter *left_filt
     uint64_t t0 = tt_monotonic_ns();
     tt_filter *own[2] = {NULL, NULL};
     const tt_filter *lf = left_filter, *rf = right_filter;
-    int rc = diff_pair_setup(d, left_path, right_path, &lf, &rf, own);
+    int rc = diff_pair_setup(d, left, nleft, right, nright, &lf, &rf, own);
     if (rc == TT_OK)
         rc = run(d, lf, rf);
     tt_filter_free(own[0]);
@@ -63,9 +75,18 @@ void tt_diff_free(tt_diff *d)
     free(d->stages_text);
     free(d->left_path);
     free(d->right_path);
+    for (int s = 0; s < 2; s++) {
+        for (size_t i = 0; d->paths[s] && i < d->npaths[s]; i++)
+            free(d->paths[s][i]);
+        free(d->paths[s]);
+        tt_reader_close(d->src[s]);
+    }
     free(d->cache_points_text);
     for (int s = 0; s < 2; s++) {
         free(d->units[s]);
+        free(d->shards[s].records);
+        free(d->shards[s].begin);
+        free(d->shards[s].ranks);
         for (uint64_t i = 0; d->meta[s] && i < 2 * d->nmeta[s]; i++)
             free(d->meta[s][i]);
         free(d->meta[s]);

@@ -5,6 +5,8 @@ list(APPEND TT_LIBTRACE_SOURCES
   diff/core.c
   diff/tol.c
   diff/pair.c
+  diff/gather.c
+  diff/plan.c
   diff/measure.c
   diff/measure_kernel.c
   diff/measure_simd.c

@@ -539,9 +539,9 @@ int tt_diff_calibrate(const tt_diff *d, double margin, tt_diff_tols **out)
     tt_reader *rd[2] = {NULL, NULL};
     uint8_t *buf[2] = {NULL, NULL};
     size_t cap[2] = {0, 0};
-    int rc = tt_reader_open(&rd[0], d->left_path, NULL);
+    int rc = diff_open_side((tt_diff *)d, 0, &rd[0]);
     if (rc == TT_OK)
-        rc = tt_reader_open(&rd[1], d->right_path, NULL);
+        rc = diff_open_side((tt_diff *)d, 1, &rd[1]);
     for (size_t i = 0; i < d->npairs && rc == TT_OK; i++) {
         const tt_diff_pair *p = &d->pairs[i];
         if (!p->left.present || !p->right.present || (p->flags & TT_DIFF_PAIR_ERROR))

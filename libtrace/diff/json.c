@@ -100,6 +100,20 @@ static cJSON *side_json(jctx *c, const tt_diff_side *s)
     i32(c, o, "pos_id", s->key.pos_id);
     i32(c, o, "rows", s->key.rows);
     i32(c, o, "rank", s->key.rank);
+    if (s->nshards) {
+        /* gathered from tensor-parallel shards: how, and the shards' ranks in shard order */
+        cJSON *g = chk(c, cJSON_CreateObject());
+        if (g) {
+            str(c, g, "kind", s->key.shard_kind == TT_SHARD_SPLIT ? "split" : "partial");
+            i32(c, g, "dim", s->key.shard_dim);
+            u64(c, g, "count", s->nshards);
+            cJSON *rk = chk(c, cJSON_CreateArray());
+            for (uint32_t k = 0; rk && s->shard_ranks && k < s->nshards; k++)
+                i32(c, rk, NULL, s->shard_ranks[k]);
+            add(c, g, "ranks", rk);
+        }
+        add(c, o, "gathered", g);
+    }
     str(c, o, "dtype", tt_dtype_name(s->dtype));
     cJSON *sh = chk(c, cJSON_CreateArray());
     for (int i = 0; sh && i < s->ndim; i++)
@@ -240,6 +254,7 @@ static cJSON *pair_json(jctx *c, const tt_diff *d, uint64_t i)
             str(c, fl, NULL, flag_names[b]);
     add(c, o, "flags", fl);
     str(c, o, "error", p->error);
+    i32(c, o, "rank", p->rank);
     add(c, o, "left", side_json(c, &p->left));
     add(c, o, "right", side_json(c, &p->right));
     add(c, o, "metrics", metrics_json(c, p));
@@ -272,6 +287,7 @@ static cJSON *failure_json(jctx *c, const tt_diff *d)
     opt_index(c, o, "pair", f->pair);
     opt_index(c, o, "kv_check", f->kv_check);
     const tt_diff_pair *p = f->pair >= 0 ? tt_diff_pair_at(d, (uint64_t)f->pair) : NULL;
+    i32(c, o, "rank", p ? p->rank : TT_UNSET);
     const tt_diff_group *g = tt_diff_group_at(d, f->group);
     cJSON *key = chk(c, cJSON_CreateObject());
     if (key) {
@@ -351,6 +367,20 @@ static cJSON *side_info(jctx *c, const tt_diff *d, const char *path, const char 
         str(c, fl, NULL, conds[i]);
     add(c, o, "filter", fl);
     u64(c, o, "records", records);
+    const tt_reader *r = d->src[d->same_file ? 0 : s];
+    if (tt_reader_file_count(r) > 1) {
+        /* a side of several files: each with its rank, in the order the side reads them */
+        cJSON *fa = chk(c, cJSON_CreateArray());
+        for (size_t i = 0; fa && i < tt_reader_file_count(r); i++) {
+            cJSON *x = chk(c, cJSON_CreateObject());
+            if (x) {
+                str(c, x, "path", tt_reader_file_path(r, i));
+                i32(c, x, "rank", tt_reader_file_rank(r, i));
+            }
+            add(c, fa, NULL, x);
+        }
+        add(c, o, "files", fa);
+    }
     cJSON *m = chk(c, cJSON_CreateObject());
     for (uint64_t i = 0; m && i < tt_diff_meta_count(d, s); i++) {
         const char *k, *v;
@@ -540,6 +570,29 @@ int tt_diff_json(const tt_diff *d, const tt_diff_json_options *opts, char **out)
         u64(&c, t, "threads", in.threads);
     }
     add(&c, root, "timing", t);
+    tt_diff_plan pl;
+    if (tt_diff_plan_get(d, &pl) == TT_OK && pl.pair >= 0) {
+        cJSON *po = chk(&c, cJSON_CreateObject());
+        if (po) {
+            u64(&c, po, "pair", (uint64_t)pl.pair);
+            cJSON *env = chk(&c, cJSON_CreateObject());
+            if (env) {
+                str(&c, env, "TT_TRACE_MODE", "full");
+                str(&c, env, "TT_TRACE_PROMPTS", pl.prompts);
+                str(&c, env, "TT_TRACE_PHASES", pl.phases);
+                str(&c, env, "TT_TRACE_LAYERS", pl.layers);
+                str(&c, env, "TT_TRACE_POINTS", pl.points);
+            }
+            add(&c, po, "env", env);
+            u64(&c, po, "records_selected", pl.records_selected);
+            u64(&c, po, "records_total", pl.records_total);
+            u64(&c, po, "bytes_selected", pl.bytes_selected);
+            u64(&c, po, "bytes_total", pl.bytes_total);
+        }
+        add(&c, root, "plan", po);
+    } else {
+        add(&c, root, "plan", cJSON_CreateNull());
+    }
     if (c.oom) {
         cJSON_Delete(root);
         return TT_E_NOMEM;

@@ -356,9 +356,9 @@ int diff_kv_checks(tt_diff *d)
     kvctx c;
     memset(&c, 0, sizeof c);
     c.d = d;
-    int rc = tt_reader_open(&c.r[0], d->left_path, NULL);
+    int rc = diff_open_side(d, 0, &c.r[0]);
     if (rc == TT_OK && !d->same_file)
-        rc = tt_reader_open(&c.r[1], d->right_path, NULL);
+        rc = diff_open_side(d, 1, &c.r[1]);
     if (rc != TT_OK) {
         diff_err(d, rc, "%s", c.r[1] ? tt_reader_errmsg(c.r[1]) : c.r[0] ? tt_reader_errmsg(c.r[0]) : tt_strerror(rc));
         goto done;

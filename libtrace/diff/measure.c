@@ -10,6 +10,8 @@
 #define _DEFAULT_SOURCE /* MADV_HUGEPAGE */
 #include "measure.h"
 #include "reader_impl.h"
+#include "gather.h"
+#include "pair.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -44,6 +46,7 @@ typedef struct worker {
     tt_reader *r[2];
     uint8_t *buf[2];
     size_t cap[2];
+    diff_scratch sc; /* gathered sides */
     int flip;       /* which side the next pair of reads starts with */
     double *sx, *sy; /* the sample of the pair being compared (SAMPLE_MAX each) */
 } worker;
@@ -106,8 +109,22 @@ static uint64_t side_nbytes(const tt_diff_side *s)
     return nb;
 }
 
+static int read_rows_sc(tt_reader *r, const tt_diff_side *s, uint64_t r0, uint64_t nr, uint8_t **buf, size_t *cap,
+                        diff_scratch *sc, char *err, size_t errlen);
+
 int diff_read_rows(tt_reader *r, const tt_diff_side *s, uint64_t r0, uint64_t nr, uint8_t **buf, size_t *cap,
                    char *err, size_t errlen)
+{
+    diff_scratch sc;
+    memset(&sc, 0, sizeof sc);
+    int rc = read_rows_sc(r, s, r0, nr, buf, cap, &sc, err, errlen);
+    diff_scratch_free(&sc);
+    return rc;
+}
+
+/* diff_read_rows() with the scratch of a gathered side kept by the caller. */
+static int read_rows_sc(tt_reader *r, const tt_diff_side *s, uint64_t r0, uint64_t nr, uint8_t **buf, size_t *cap,
+                        diff_scratch *sc, char *err, size_t errlen)
 {
     uint64_t whole = side_nbytes(s);
     uint64_t rows = s->ndim ? s->shape[0] : 1;
@@ -119,6 +136,8 @@ int diff_read_rows(tt_reader *r, const tt_diff_side *s, uint64_t r0, uint64_t nr
                  (unsigned long long)s->record);
         return rc;
     }
+    if (s->nshards)
+        return diff_gather_read(r, s, r0, nr, *buf, sc, err, errlen);
     rc = is_whole ? tt_reader_read(r, s->record, *buf, *cap) : tt_reader_read_rows(r, s->record, r0, nr, *buf, *cap);
     if (rc != TT_OK)
         snprintf(err, errlen, "%s", tt_reader_errmsg(r));
@@ -243,8 +262,8 @@ static int read_both(worker *w, const tt_diff_side *l, const tt_diff_side *r, ui
     char msg[200] = "";
     for (int k = 0; k < 2 && rc == TT_OK; k++) {
         s = k ^ w->flip;
-        rc = s ? diff_read_rows(w->r[1], r, r0, rnr, &w->buf[1], &w->cap[1], msg, sizeof msg)
-               : diff_read_rows(w->r[0], l, l0, lnr, &w->buf[0], &w->cap[0], msg, sizeof msg);
+        rc = s ? read_rows_sc(w->r[1], r, r0, rnr, &w->buf[1], &w->cap[1], &w->sc, msg, sizeof msg)
+               : read_rows_sc(w->r[0], l, l0, lnr, &w->buf[0], &w->cap[0], &w->sc, msg, sizeof msg);
     }
     w->flip ^= 1;
     if (rc != TT_OK) {
@@ -483,6 +502,7 @@ static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen, in
     atomic_fetch_add(&w->sh->bytes, lbytes + rbytes);
     cmp_finish(&acc, &p->m);
     set_coords(l, p->m.max_abs_index, p->m.max_abs_coord);
+    diff_split_rank(p);
     p->flags |= TT_DIFF_PAIR_COMPARED;
     for (int s = 0; s < 2; s++) {
         tt_diff_nonfinite *nf = &p->j.nonfinite[s];
@@ -520,8 +540,8 @@ static void *worker_main(void *arg)
         if (i >= d->npairs)
             break;
         tt_diff_pair *p = &d->pairs[i];
-        if (!p->left.present || !p->right.present)
-            continue;
+        if (!p->left.present || !p->right.present || (p->flags & TT_DIFF_PAIR_ERROR))
+            continue; /* ERROR already: a shard missing or held twice (pair.c) */
         char err[sizeof slots[i].msg] = "";
         int read_failed = 0;
         int rc = compare_pair(w, p, err, sizeof err, &read_failed);
@@ -558,7 +578,7 @@ static int open_worker(shared *sh, worker *w)
             w->r[1] = NULL;
             break;
         }
-        int rc = tt_reader_open(&w->r[s], s ? d->right_path : d->left_path, NULL);
+        int rc = diff_open_side(d, s, &w->r[s]);
         if (rc != TT_OK) {
             diff_err(d, rc, "%s", w->r[s] ? tt_reader_errmsg(w->r[s]) : tt_strerror(rc));
             return rc;
@@ -575,6 +595,7 @@ static void close_worker(worker *w)
     tt_reader_close(w->r[1]);
     free(w->buf[0]);
     free(w->buf[1]);
+    diff_scratch_free(&w->sc);
 }
 
 int diff_compare_all(tt_diff *d)
@@ -652,7 +673,7 @@ int diff_compare_all(tt_diff *d)
     d->counts.bytes_compared = atomic_load(&sh.bytes);
     /* per-pair errors into interned strings */
     for (size_t i = 0; i < d->npairs && rc == TT_OK; i++)
-        if (d->pairs[i].flags & TT_DIFF_PAIR_ERROR) {
+        if ((d->pairs[i].flags & TT_DIFF_PAIR_ERROR) && slots[i].msg[0]) { /* pair.c's errors are set already */
             d->pairs[i].error = diff_intern(d, slots[i].msg);
             if (!d->pairs[i].error)
                 rc = diff_err(d, TT_E_NOMEM, "out of memory");
@@ -673,8 +694,7 @@ int diff_detail(tt_diff *d, const tt_diff_pair *p, tt_diff_failure *f)
     int rc = detail_init(&acc, d->o.topk);
     if (rc != TT_OK)
         return diff_err(d, rc, "out of memory");
-    if ((rc = tt_reader_open(&r[0], d->left_path, NULL)) != TT_OK ||
-        (rc = tt_reader_open(&r[1], d->right_path, NULL)) != TT_OK)
+    if ((rc = diff_open_side(d, 0, &r[0])) != TT_OK || (rc = diff_open_side(d, 1, &r[1])) != TT_OK)
         goto done;
     const tt_diff_side *l = &p->left, *rs = &p->right;
     size_t le = tt_dtype_size(l->dtype);

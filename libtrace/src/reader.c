@@ -406,6 +406,8 @@ void tt_reader_close(tt_reader *r)
 {
     if (!r)
         return;
+    if (r->many)
+        tt__many_close(r);
     if (r->fd >= 0)
         close(r->fd);
     reset_index(r);
@@ -441,6 +443,9 @@ int tt_reader_info(const tt_reader *r, tt_file_info *out)
 
 int tt_reader_meta(const tt_reader *r, uint64_t i, const char **key, const char **value)
 {
+    tt_reader *first;
+    if (r && !r->failed && r->many)
+        return tt__many_meta((tt_reader *)r, &first) == TT_OK ? tt_reader_meta(first, i, key, value) : TT_E_RANGE;
     if (!r || r->failed || i >= r->nmeta)
         return TT_E_RANGE;
     *key = r->meta_keys[i];
@@ -452,6 +457,9 @@ const char *tt_reader_meta_get(const tt_reader *r, const char *key)
 {
     if (!r || r->failed || !key)
         return NULL;
+    tt_reader *first;
+    if (r->many)
+        return tt__many_meta((tt_reader *)r, &first) == TT_OK ? tt_reader_meta_get(first, key) : NULL;
     for (uint32_t i = r->nmeta; i-- > 0;)
         if (strcmp(r->meta_keys[i], key) == 0)
             return r->meta_values[i];
@@ -619,6 +627,8 @@ int tt_reader_record(tt_reader *r, uint64_t index, tt_record *out)
 {
     if (!r || !out || r->failed)
         return TT_E_INVAL;
+    if (r->many)
+        return tt__many_record(r, index, out);
     if (index >= r->nrecords)
         return tt__reader_err(r, TT_E_RANGE, "record %llu: the file has %llu records", (unsigned long long)index,
                               (unsigned long long)r->nrecords);
@@ -635,6 +645,8 @@ int tt_reader_next(tt_reader *r, const tt_filter *f, uint64_t *cursor, tt_record
 {
     if (!r || !cursor || !out || r->failed)
         return TT_E_INVAL;
+    if (r->many)
+        return tt__many_next(r, f, cursor, out);
     uint64_t i = *cursor;
     while (i < r->nrecords) {
         size_t bi = batch_of(r, i);
@@ -682,6 +694,8 @@ int tt_reader_find(tt_reader *r, const tt_key *key, tt_record *out)
 {
     if (!r || !key || !out || r->failed)
         return TT_E_INVAL;
+    if (r->many)
+        return tt__many_find(r, key, out);
     for (uint64_t i = 0; i < r->nrecords;) {
         size_t bi = batch_of(r, i);
         const tt_rbatch *b = &r->batches[bi];
@@ -788,6 +802,8 @@ void tt__reader_share_buffers(tt_reader *r, tt_reader *from)
 
 int tt_reader_read(tt_reader *r, uint64_t index, void *dst, size_t dst_size)
 {
+    if (r && !r->failed && r->many)
+        return tt__many_read(r, index, 0, 0, 0, dst, dst_size);
     tt_record rec;
     int rc = tt_reader_record(r, index, &rec);
     if (rc != TT_OK)
@@ -835,6 +851,8 @@ static int copy_rows(void *ctx, uint32_t c, const uint8_t *data, size_t len)
 int tt_reader_read_rows(tt_reader *r, uint64_t index, uint64_t row_begin, uint64_t row_count, void *dst,
                         size_t dst_size)
 {
+    if (r && !r->failed && r->many)
+        return tt__many_read(r, index, 1, row_begin, row_count, dst, dst_size);
     tt_record rec;
     int rc = tt_reader_record(r, index, &rec);
     if (rc != TT_OK)

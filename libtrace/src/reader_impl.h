@@ -77,6 +77,7 @@ struct tt_reader {
     tt_rbufs own;      /* this reader's decode buffers */
     tt_rbufs *b;       /* the ones it uses: &own, or another reader's (tt__reader_share_buffers) */
     void *xxh;         /* XXH3_state_t: the content hash, streamed over the chunks as they are decoded */
+    struct tt_many *many; /* several files read as one (reader_many.c): the public functions forward to it */
 };
 
 /* reader.c */
@@ -108,6 +109,20 @@ int tt__chunk_walk(tt_reader *r, const tt_record *rec, uint32_t first, uint32_t 
  *  turn by one thread (tracediff's left and right) keep one set of buffers in cache instead of two. Both must then
  *  be used by one thread at a time, and from must stay open as long as r. */
 void tt__reader_share_buffers(tt_reader *r, tt_reader *from);
+
+/* reader_many.c: a composite handle (r->many) forwards to the file holding each record */
+typedef struct tt_many tt_many;
+void tt__many_close(tt_reader *r);
+int tt__many_record(tt_reader *r, uint64_t index, tt_record *out);
+int tt__many_next(tt_reader *r, const tt_filter *f, uint64_t *cursor, tt_record *out);
+int tt__many_find(tt_reader *r, const tt_key *key, tt_record *out);
+/* rows 0: tt_reader_read(); rows 1: tt_reader_read_rows() */
+int tt__many_read(tt_reader *r, uint64_t index, int rows, uint64_t row_begin, uint64_t row_count, void *dst,
+                  size_t dst_size);
+/* the first file's reader, whose metadata the composite shows */
+int tt__many_meta(tt_reader *r, tt_reader **first);
+int tt__many_verify(tt_reader *r, tt_verify_result *res, int (*cb)(void *ctx, const tt_problem *p), void *ctx);
+int tt__many_copy(tt_reader *r, const tt_filter *f, tt_writer *w, uint64_t *copied, uint64_t *lost);
 
 /* reader_scan.c */
 int tt__scan(tt_reader *r);

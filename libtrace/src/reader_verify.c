@@ -120,6 +120,8 @@ int tt_reader_verify(tt_reader *r, tt_verify_result *res, int (*cb)(void *ctx, c
 {
     if (!r || !res || r->failed)
         return TT_E_INVAL;
+    if (r->many)
+        return tt__many_verify(r, res, cb, ctx);
     memset(res, 0, sizeof *res);
     verify_run v = {r, res, cb, ctx, 0};
     XXH3_state_t *st = XXH3_createState();
@@ -189,6 +191,8 @@ int tt_reader_copy(tt_reader *r, const tt_filter *f, tt_writer *w, uint64_t *cop
         *lost = 0;
     if (!r || !w || r->failed)
         return TT_E_INVAL;
+    if (r->many)
+        return tt__many_copy(r, f, w, copied, lost);
     for (uint32_t i = 0; i < r->nmeta; i++) {
         int rc = tt_writer_set_meta(w, r->meta_keys[i], r->meta_values[i]);
         if (rc != TT_OK)

@@ -4,6 +4,9 @@
  * identical and the others slightly different (a third of their elements moved by one ulp: structural drift).
  * Values are pseudo-random normal-ish activations, so they compress like real ones (poorly).
  * usage: diff_benchgen A.tt B.tt [--bytes 1G] [--tensor 4M] [--identical 0.99] [--dtype f32|bf16] [--threads N]
+ *                      [--shards N --shard-prefix P]
+ * --shards N also writes A as N rank files P-rank<r>.tt (tensor parallelism): each tensor split along its columns
+ * into N SPLIT shards, rank r holding shard r (N divides the 4096 columns).
  * See tools/tracediff/README.md, "Benchmarks".
  */
 #define _POSIX_C_SOURCE 200809L
@@ -56,6 +59,8 @@ int main(int argc, char **argv)
     double ident = 0.99;
     tt_dtype dt = TT_F32;
     unsigned threads = 0;
+    int shards = 0;
+    const char *shard_prefix = NULL;
     for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--bytes"))
             total = parse_size(argv[i + 1]);
@@ -67,6 +72,10 @@ int main(int argc, char **argv)
             dt = !strcmp(argv[i + 1], "bf16") ? TT_BF16 : TT_F32;
         else if (!strcmp(argv[i], "--threads"))
             threads = (unsigned)atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--shards"))
+            shards = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--shard-prefix"))
+            shard_prefix = argv[i + 1];
     }
     size_t es = tt_dtype_size(dt), n = (size_t)(tensor / es), cols = 4096;
     if (n < cols)
@@ -86,7 +95,31 @@ int main(int argc, char **argv)
         double u2 = (s >> 11) * 0x1p-53;
         pool[i] = (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
     }
+    if (shards && (!shard_prefix || shards < 1 || shards > 64 || cols % (size_t)shards)) {
+        fprintf(stderr, "diff_benchgen: --shards N (dividing %zu) needs --shard-prefix\n", cols);
+        return 2;
+    }
     tt_writer *wa = open_w(argv[1], threads), *wb = open_w(argv[2], threads);
+    tt_writer *ws[64];
+    uint8_t *sb = shards ? malloc(n * es / (size_t)shards) : NULL;
+    for (int r = 0; r < shards; r++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s-rank%d.tt", shard_prefix, r);
+        tt_writer_options o;
+        memset(&o, 0, sizeof o);
+        o.size = sizeof o;
+        o.ignore_env = 1;
+        o.overwrite = 1;
+        o.threads = threads ? (threads + (unsigned)shards - 1) / (unsigned)shards : 1;
+        o.rank = r;
+        o.rank_set = 1;
+        o.world_size = shards;
+        ws[r] = NULL;
+        if (tt_writer_open(&ws[r], path, &o) != TT_OK || !sb) {
+            fprintf(stderr, "diff_benchgen: %s\n", ws[r] ? tt_writer_errmsg(ws[r]) : path);
+            return 1;
+        }
+    }
     uint64_t records = total / (n * es), ndiff = 0;
     const uint64_t shape[2] = {n / cols, cols};
     for (uint64_t r = 0; r < records; r++) {
@@ -122,6 +155,22 @@ int main(int argc, char **argv)
             fprintf(stderr, "diff_benchgen: put: %s %s\n", tt_writer_errmsg(wa), tt_writer_errmsg(wb));
             return 1;
         }
+        for (int si = 0; si < shards; si++) {
+            /* rank si's columns of A */
+            size_t w = cols / (size_t)shards;
+            for (size_t row = 0; row < shape[0]; row++)
+                memcpy(sb + row * w * es, a + (row * cols + (size_t)si * w) * es, w * es);
+            tt_key ks = k;
+            ks.shard_kind = TT_SHARD_SPLIT;
+            ks.shard_dim = 1;
+            ks.shard_index = si;
+            ks.shard_count = shards;
+            const uint64_t sshape[2] = {shape[0], w};
+            if (tt_put(ws[si], &ks, dt, 2, sshape, sb) != TT_OK) {
+                fprintf(stderr, "diff_benchgen: put: %s\n", tt_writer_errmsg(ws[si]));
+                return 1;
+            }
+        }
     }
     if (tt_writer_close(wa) != TT_OK || tt_writer_close(wb) != TT_OK) {
         fprintf(stderr, "diff_benchgen: close failed\n");
@@ -129,6 +178,14 @@ int main(int argc, char **argv)
     }
     tt_writer_free(wa);
     tt_writer_free(wb);
+    for (int si = 0; si < shards; si++) {
+        if (tt_writer_close(ws[si]) != TT_OK) {
+            fprintf(stderr, "diff_benchgen: close failed\n");
+            return 1;
+        }
+        tt_writer_free(ws[si]);
+    }
+    free(sb);
     printf("%llu records of %llu bytes (%s) per file, %llu pairs differ\n", (unsigned long long)records,
            (unsigned long long)(n * es), tt_dtype_name(dt), (unsigned long long)ndiff);
     free(pool);

@@ -23,7 +23,7 @@ L=$OUT/left.tt R=$OUT/right.tt
 expect 0 "usage: tracediff" --help
 expect 0 "tracediff" --version
 expect 2 "missing LEFT" 
-expect 2 "at most two files" "$L" "$R" "$R"
+expect 2 "the same file as" "$L" "$L" "$R"
 expect 2 "no-such.tt" "$OUT/no-such.tt" "$R"
 expect 2 "--mode" --mode bogus "$L" "$R"
 expect 2 "--align" --align rows "$L" "$R"

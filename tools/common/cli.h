@@ -137,6 +137,39 @@ const char *cli_trace_input(const char *path);
  *  ("standard input", the FIFO's path). Returns msg itself or buf. */
 const char *cli_input_msg(const char *msg, char *buf, size_t len);
 
+/*
+ * Several traces as one input: every tool takes several files or glob patterns where it takes a trace
+ * (`tracedump run-rank*.tt`, `trace2jsonl 'tp8-rank*.tt'`, one side of tracediff). An operand that holds a glob
+ * character (* ? [) and names no existing file is expanded by the tool (so a quoted pattern works as well as one
+ * the shell expanded), its matches in natural order (rank2 before rank10); a pattern that matches nothing is
+ * exit 2 naming it. The files are read as one with tt_reader_open_many() (records file after file, in rank order
+ * when every file names its rank); files of different runs, two files of one rank and an unreadable file are
+ * exit 2 naming the file.
+ */
+typedef struct cli_traces {
+    const char **paths; /* as given, patterns expanded */
+    size_t n, cap;
+    char **own;         /* expanded names, freed by cli_traces_free() */
+    size_t nown;
+} cli_traces;
+
+/*! cli_traces_add() : adds one operand (a path, "-", or a glob pattern; see above) and declares each file as an
+ *  input (cli_input). Exits CLI_EXIT_USAGE for a pattern without match or a second "-". */
+void cli_traces_add(cli_traces *t, const char *arg);
+/*! cli_traces_free() : frees the list (not the files). */
+void cli_traces_free(cli_traces *t);
+/*! cli_traces_name() : "FILE" for one file, "FILE (+N files)" for several, for messages. */
+const char *cli_traces_name(const cli_traces *t, char *buf, size_t len);
+/*! cli_open_traces() : cli_open_trace() for one file; for several, tt_reader_open_many() with the same checks,
+ *  messages and exit codes (each file through cli_trace_input(), so "-" and FIFOs work among them). */
+tt_reader *cli_open_traces(const cli_traces *t, int recovery, int quiet);
+/*! cli_raise_fd_limit() : raises the soft limit of open files to the hard one (a diff of N files per side with
+ *  T threads holds about (T + 1) x N descriptors); failure changes nothing. */
+void cli_raise_fd_limit(void);
+/*! cli_traces_files() : the paths a library call should open (cli_trace_input() of each), into a malloc'd array
+ *  of t->n entries (free() it; the strings are not owned). */
+const char **cli_traces_files(const cli_traces *t);
+
 /*! cli_trace_name() : the name to show for a trace path in messages ("standard input" for "-"). */
 const char *cli_trace_name(const char *path);
 

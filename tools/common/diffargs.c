@@ -5,6 +5,7 @@
 #include "diffargs.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
@@ -92,6 +93,14 @@ int cli_diff_arg(cli_diff_args *a, int opt, const char *arg)
     case CLI_DIFF_OPT_NONFINITE: a->o.allow_nonfinite = 1; return 1;
     case CLI_DIFF_OPT_STAT: a->o.stat_threshold = positive("stat-threshold", arg, 1); return 1;
     case CLI_DIFF_OPT_THREADS: a->o.threads = (uint32_t)cli_parse_u64("threads", arg, 1, 16); return 1;
+    case CLI_DIFF_OPT_LFILE:
+    case CLI_DIFF_OPT_RFILE: {
+        int s = opt == CLI_DIFF_OPT_RFILE;
+        if (a->nside_files[s] >= CLI_DIFF_MAX_CONDS)
+            cli_die(CLI_EXIT_USAGE, "option --%s-file: at most %d", s ? "right" : "left", CLI_DIFF_MAX_CONDS);
+        a->side_files[s][a->nside_files[s]++] = arg;
+        return 1;
+    }
     case CLI_DIFF_OPT_TOPK: a->o.topk = (uint32_t)cli_parse_u64("topk", arg, 1, 1024); return 1;
     default: return 0;
     }
@@ -131,4 +140,62 @@ void cli_diff_args_sides(const cli_diff_args *a, int one_file, const char *const
         *lconds = a->lconds, *nl = a->nl;
         *rconds = a->rconds, *nr = a->nr;
     }
+}
+
+void cli_diff_args_files(const cli_diff_args *a, char *const *operands, int n, cli_diff_files *out)
+{
+    memset(out, 0, sizeof *out);
+    int given[2] = {a->nside_files[0] > 0, a->nside_files[1] > 0};
+    for (int s = 0; s < 2; s++)
+        for (size_t i = 0; i < a->nside_files[s]; i++)
+            cli_traces_add(&out->side[s], a->side_files[s][i]);
+    if (given[0] && given[1]) {
+        if (n > 0)
+            cli_usage_error("unexpected argument '%s': --left-file and --right-file name both sides", operands[0]);
+    } else if (given[0] || given[1]) {
+        for (int i = 0; i < n; i++)
+            cli_traces_add(&out->side[given[0] ? 1 : 0], operands[i]);
+    } else if (n == 1) {
+        cli_traces_add(&out->side[0], operands[0]);
+    } else {
+        for (int i = 0; i + 1 < n; i++)
+            cli_traces_add(&out->side[0], operands[i]);
+        if (n >= 2)
+            cli_traces_add(&out->side[1], operands[n - 1]);
+    }
+    if (!out->side[0].n)
+        cli_die(CLI_EXIT_USAGE, "missing LEFT file (try --help)");
+    out->one_file = out->side[1].n == 0;
+    for (size_t i = 0; i < out->side[0].n; i++)
+        for (size_t j = 0; j < out->side[1].n; j++)
+            if (strcmp(out->side[0].paths[i], "-") == 0 && strcmp(out->side[1].paths[j], "-") == 0)
+                cli_die(CLI_EXIT_USAGE, "LEFT and RIGHT are both standard input: at most one of them can be \"-\"");
+    for (int s = 0; s < 2; s++) {
+        const cli_traces *t = &out->side[s && !out->one_file ? 1 : 0];
+        if (t->n == 1) /* one file: its name as given ("-" too), as the outputs always showed it */
+            snprintf(out->name[s], sizeof out->name[s], "%s", t->paths[0]);
+        else
+            cli_traces_name(t, out->name[s], sizeof out->name[s]);
+    }
+}
+
+void cli_diff_files_resolve(cli_diff_files *f)
+{
+    for (int s = 0; s < 2; s++)
+        if (!f->files[s] && f->side[s].n)
+            f->files[s] = cli_traces_files(&f->side[s]);
+}
+
+int cli_diff_run(const cli_diff_args *a, const cli_diff_files *f, const tt_diff_options *o, tt_diff **out)
+{
+    return tt_diff_run_many(out, f->files[0], f->side[0].n, a->lf, f->one_file ? NULL : f->files[1],
+                            f->one_file ? 0 : f->side[1].n, a->rf, o);
+}
+
+void cli_diff_files_free(cli_diff_files *f)
+{
+    free((void *)f->files[0]);
+    free((void *)f->files[1]);
+    cli_traces_free(&f->side[0]);
+    cli_traces_free(&f->side[1]);
 }

@@ -19,7 +19,8 @@
 #define FLUSH_AT (1u << 20) /* bytes of output collected before a write */
 
 typedef struct options {
-    const char *input;
+    const char *input;  /* the first trace given */
+    cli_traces inputs;  /* every trace given: several are read as one (cli.h) */
     const char *output;
     tt_filter *where;
     unsigned flags;
@@ -28,12 +29,14 @@ typedef struct options {
 
 static void usage(void)
 {
-    printf("usage: %s [OPTIONS] TRACE\n"
+    printf("usage: %s [OPTIONS] TRACE...\n"
            "Writes one legacy JSONL \"stage_trace\" line per record of TRACE (\"-\" reads the trace from standard\n"
            "input), with the fields and types old analysers read: event, prompt_id, phase, point, layer, step,\n"
            "token_id, logical_tok_idx, pos_id, seq_len, hash (unsigned 64-bit, the record's XXH3-64 content hash),\n"
            "min, max, mean. token_id and logical_tok_idx are written only when set; hash and min/max/mean only\n"
            "when the record has them. Schema: schemas/stage_trace.schema.json.\n"
+           "Several TRACEs or glob patterns (run-rank*.tt, quoted or not) are read as one trace: the per-rank\n"
+           "files of one run, file after file in rank order (--extra writes each record's rank).\n"
            "\n"
            "Options:\n"
            "  -o, --output FILE   write to FILE (default \"-\": standard output); an existing FILE is replaced\n"
@@ -63,9 +66,9 @@ static void parse_args(int argc, char **argv, options *o)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (only_operands || !cli_is_option(a)) {
-            if (o->input)
-                cli_usage_error("one trace at a time ('%s' and '%s' given)", o->input, a);
-            o->input = a;
+            if (!o->input)
+                o->input = a;
+            cli_traces_add(&o->inputs, a);
         } else if (cli_common_option(argv, &i, &only_operands, usage)) {
             continue;
         } else if (cli_value(argc, argv, &i, "--output", "-o", &v)) {
@@ -123,12 +126,12 @@ int main(int argc, char **argv)
     if (!o.where)
         cli_die(CLI_EXIT_INTERNAL, "out of memory");
     parse_args(argc, argv, &o);
-    cli_input(o.input);
     cli_out *out = cli_out_declare(o.output ? o.output : "-", "-o", o.force ? CLI_OUT_FORCE : 0);
-    tt_reader *r = cli_open_trace(o.input, TT_RECOVER_AUTO, o.quiet);
+    tt_reader *r = cli_open_traces(&o.inputs, TT_RECOVER_AUTO, o.quiet);
     convert(r, &o, cli_out_open(out), cli_out_name(out));
     cli_out_commit(out);
     tt_reader_close(r);
     tt_filter_free(o.where);
+    cli_traces_free(&o.inputs);
     return cli_finish(CLI_EXIT_OK);
 }

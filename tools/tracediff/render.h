@@ -25,6 +25,8 @@ typedef struct render_opts {
 void render_text(const tt_diff *d, const render_opts *o, FILE *f);
 void render_tsv(const tt_diff *d, FILE *f);
 void render_pairs_tsv(const tt_diff *d, FILE *f);
+/* --plan: the TT_TRACE_* variables of a second capture in full around the first divergence. */
+void render_plan(const tt_diff *d, FILE *f);
 
 /* Shared helpers. */
 const char *render_pair_label(const tt_diff_pair *p, char *buf, size_t len); /* "attn_out L0" */

@@ -157,7 +157,10 @@ void render_text(const tt_diff *d, const render_opts *o, FILE *f)
             snprintf(gd, sizeof gd, "-");
         if (ff->pair >= 0) {
             const tt_diff_pair *p = tt_diff_pair_at(d, (uint64_t)ff->pair);
-            fprintf(f, "  first failure: %s (%s) -> %s  [%s]\n", render_pair_label(p, lab, sizeof lab), gd,
+            char rk[48] = "";
+            if (p->rank != TT_UNSET)
+                snprintf(rk, sizeof rk, " on rank %d", (int)p->rank);
+            fprintf(f, "  first failure: %s%s (%s) -> %s  [%s]\n", render_pair_label(p, lab, sizeof lab), rk, gd,
                     ff->root_cause, tt_diff_verdict_name(p->verdict));
             metrics_line(p, f);
         } else {
@@ -373,4 +376,22 @@ void render_pairs_tsv(const tt_diff *d, FILE *f)
         tsv_text(f, p->error ? p->error : "-");
         fputc('\n', f);
     }
+}
+
+void render_plan(const tt_diff *d, FILE *f)
+{
+    tt_diff_plan pl;
+    if (tt_diff_plan_get(d, &pl) != TT_OK || pl.pair < 0) {
+        fputs("plan: no divergence: nothing to capture in full\n", f);
+        return;
+    }
+    char lab[300];
+    const tt_diff_pair *p = tt_diff_pair_at(d, (uint64_t)pl.pair);
+    fprintf(f, "plan: capture in full around the first divergence (%s), %" PRIu64 " of %" PRIu64
+               " records of the left side", render_pair_label(p, lab, sizeof lab), pl.records_selected,
+            pl.records_total);
+    if (pl.bytes_total)
+        fprintf(f, ", %.3g%% of its tensor bytes", 100.0 * (double)pl.bytes_selected / (double)pl.bytes_total);
+    fprintf(f, ":\n  TT_TRACE_MODE=full TT_TRACE_PROMPTS=%s TT_TRACE_PHASES=%s TT_TRACE_LAYERS=%s TT_TRACE_POINTS=%s\n",
+            pl.prompts, pl.phases, pl.layers, pl.points);
 }

@@ -20,8 +20,17 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: tracediff [options] LEFT [RIGHT]\n"
+            "       tracediff [options] LEFT1 LEFT2 ... RIGHT\n"
+            "       tracediff [options] --left-file F... --right-file F... \n"
             "\n"
-            "LEFT or RIGHT \"-\" reads that trace from standard input.\n"
+            "LEFT or RIGHT \"-\" reads that trace from standard input. A side may be several files, the per-rank\n"
+            "files of one run (read as one, in rank order): a quoted glob pattern is one side ('tp8-rank*.tt');\n"
+            "with more than two operands (an unquoted pattern the shell expanded) the last is RIGHT and all the\n"
+            "others are LEFT, as with cp and mv; --left-file/--right-file (repeatable, patterns too) name a\n"
+            "side's files, the operands then go to the other side. Sharded records (tensor parallelism) are\n"
+            "gathered before they are compared with an unsharded side (SPLIT shards concatenated, PARTIAL sums\n"
+            "added in rank order); two sides with the same number of ranks pair rank by rank. A shard missing or\n"
+            "held twice is a mismatch naming the rank; a finding on one rank names it.\n"
             "Pairs the records of two sides, compares every pair from its full tensors, finds the first real\n"
             "divergence in pipeline order and names its root cause. One file: the sides are chosen by --left and\n"
             "--right (without them: phase=prefill_last against phase=decode0). Two files: engine against\n"
@@ -37,6 +46,8 @@ static void usage(FILE *f)
             "  --align none|pos       pos: multi-row records pair row by row with single-position records\n"
             "  --stages LIST          pipeline stage order (default: the seeds' list); 'capture' = capture order\n"
             "  --cache-points LIST    KV-cache points (default " TT_DIFF_DEFAULT_CACHE_POINTS ")\n"
+            "  --left-file FILE       a file (or quoted pattern) of the left side; repeatable\n"
+            "  --right-file FILE      a file (or quoted pattern) of the right side; repeatable\n"
             "\n"
             "judging:\n"
             "  --mode MODE            numeric (default), as_designed (legacy hash PASS/FAIL), kv_aligned\n"
@@ -62,6 +73,9 @@ static void usage(FILE *f)
             "  --pairs-tsv FILE       one row per pair with its metrics\n"
             "  --topk N               worst elements kept for the first failure (default 16)\n"
             "  --worst N              worst pairs shown in the summary (default 5)\n"
+            "  --plan                 print the plan of a second capture: the TT_TRACE_PROMPTS/PHASES/LAYERS/POINTS\n"
+            "                         that capture in full only around the first divergence (diff cheap\n"
+            "                         TT_TRACE_MODE=hash or stats traces first); also in the JSON (\"plan\")\n"
             "  -f, --force            replace output files that exist (without it, an existing file is an error)\n"
             "  -q, --quiet            no summary on stdout\n"
             "  -h, --help             this help\n"
@@ -72,13 +86,14 @@ static void usage(FILE *f)
             "without the evidence it needs), 3 output could not be written, 4 internal error (e.g. out of memory).\n");
 }
 
-enum { OPT_CALIB = 256, OPT_MARGIN, OPT_JSON, OPT_TSV, OPT_PTSV, OPT_WORST };
+enum { OPT_CALIB = 256, OPT_MARGIN, OPT_JSON, OPT_TSV, OPT_PTSV, OPT_WORST, OPT_PLAN };
 
 static const struct option long_opts[] = {
     CLI_DIFF_LONG_OPTIONS,
     {"calibrate", required_argument, NULL, OPT_CALIB}, {"margin", required_argument, NULL, OPT_MARGIN},
     {"json", required_argument, NULL, OPT_JSON},       {"tsv", required_argument, NULL, OPT_TSV},
     {"pairs-tsv", required_argument, NULL, OPT_PTSV},  {"worst", required_argument, NULL, OPT_WORST},
+    {"plan", no_argument, NULL, OPT_PLAN},
     {"quiet", no_argument, NULL, 'q'},                 {"force", no_argument, NULL, 'f'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},               {NULL, 0, NULL, 0}};
@@ -102,7 +117,7 @@ int main(int argc, char **argv)
     ro.worst = 5;
     const char *json = NULL, *tsv = NULL, *ptsv = NULL, *calib = NULL;
     double margin = 4;
-    int quiet = 0, force = 0, c;
+    int quiet = 0, force = 0, plan = 0, c;
     opterr = 0; /* unknown options are reported as every tool reports them (cli_getopt_fail) */
     while ((c = getopt_long(argc, argv, ":qfhV", long_opts, NULL)) != -1) {
         if (cli_diff_arg(&da, c, optarg))
@@ -118,6 +133,7 @@ int main(int argc, char **argv)
         case OPT_TSV: tsv = optarg; break;
         case OPT_PTSV: ptsv = optarg; break;
         case OPT_WORST: ro.worst = (int)cli_parse_u64("worst", optarg, 0, 100); break;
+        case OPT_PLAN: plan = 1; break;
         case 'q': quiet = 1; break;
         case 'f': force = 1; break;
         case 'h':
@@ -131,18 +147,11 @@ int main(int argc, char **argv)
         default: cli_getopt_fail(argv, c, optopt);
         }
     }
-    if (optind >= argc)
-        cli_die(CLI_EXIT_USAGE, "missing LEFT file (try --help)");
-    if (argc - optind > 2)
-        cli_die(CLI_EXIT_USAGE, "unexpected argument '%s': at most two files (try --help)", argv[optind + 2]);
-    const char *left = argv[optind], *right = argc - optind == 2 ? argv[optind + 1] : NULL;
-    if (right && strcmp(left, "-") == 0 && strcmp(right, "-") == 0)
-        cli_die(CLI_EXIT_USAGE, "LEFT and RIGHT are both standard input: at most one of them can be \"-\"");
-
     /* every output is checked against the inputs and each other before anything is written, and written under
      * a temporary name that replaces the file only once complete (outfile.h) */
-    cli_input(left);
-    cli_input(right);
+    cli_diff_files files;
+    cli_diff_args_files(&da, argv + optind, argc - optind, &files);
+    const char *left = files.name[0], *right = files.one_file ? NULL : files.name[1];
     cli_input(da.tolfile);
     unsigned oflags = force ? CLI_OUT_FORCE : 0;
     cli_out *ojson = json ? cli_out_declare(json, "--json", oflags) : NULL;
@@ -151,7 +160,8 @@ int main(int argc, char **argv)
     cli_out *ocal = calib ? cli_out_declare(calib, "--calibrate", oflags) : NULL;
     cli_diff_args_tols(&da);
     tt_diff_options o = da.o;
-    const char *lfile = cli_trace_input(left), *rfile = right ? cli_trace_input(right) : NULL;
+    cli_diff_files_resolve(&files);
+    cli_raise_fd_limit();
 
     /* outputs are created before the work, so a bad path fails fast */
     FILE *fjson = ojson ? cli_out_open(ojson) : NULL;
@@ -160,13 +170,14 @@ int main(int argc, char **argv)
     FILE *fcal = ocal ? cli_out_open(ocal) : NULL;
 
     tt_diff *d = NULL;
-    int rc = tt_diff_run(&d, lfile, da.lf, rfile, da.rf, &o);
+    int rc = cli_diff_run(&da, &files, &o, &d);
     if (rc != TT_OK) {
         char buf[1400];
         cli_error("%s", cli_input_msg(d && tt_diff_errmsg(d)[0] ? tt_diff_errmsg(d) : tt_strerror(rc), buf,
                                       sizeof buf));
         tt_diff_free(d);
         cli_diff_args_free(&da);
+        cli_diff_files_free(&files);
         cli_out_failed();
         return rc == TT_E_NOMEM ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE;
     }
@@ -215,10 +226,14 @@ int main(int argc, char **argv)
     if (!quiet && !(json && strcmp(json, "-") == 0) && !(tsv && strcmp(tsv, "-") == 0) &&
         !(ptsv && strcmp(ptsv, "-") == 0) && !(calib && strcmp(calib, "-") == 0))
         render_text(d, &ro, stdout);
+    if (plan && !(json && strcmp(json, "-") == 0) && !(tsv && strcmp(tsv, "-") == 0) &&
+        !(ptsv && strcmp(ptsv, "-") == 0) && !(calib && strcmp(calib, "-") == 0))
+        render_plan(d, stdout);
     if (v == TT_DIFF_NA)
         cli_error("N/A: %s", tt_diff_subcause(d) ? tt_diff_subcause(d) : "the trace lacks what this mode needs");
     tt_diff_free(d);
     cli_diff_args_free(&da);
+    cli_diff_files_free(&files);
     switch (v) {
     case TT_DIFF_IDENTICAL:
     case TT_DIFF_STRUCTURAL_DRIFT: return cli_finish(CLI_EXIT_OK);

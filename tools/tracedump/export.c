@@ -70,12 +70,12 @@ static void select_records(tt_reader *r, const td_options *o, selection *s)
     }
     if (skipped && !o->quiet)
         cli_warn("%s: %llu selected record(s) have no tensor (hash/stats-only) and are not exported",
-                 cli_trace_name(o->input), (unsigned long long)skipped);
+                 o->input_name, (unsigned long long)skipped);
     if (lost)
         cli_warn("%s: %llu selected record(s) lost their tensor (payload frames missing or damaged) and are not "
-                 "exported", cli_trace_name(o->input), (unsigned long long)lost);
+                 "exported", o->input_name, (unsigned long long)lost);
     if (!s->n)
-        cli_die(CLI_EXIT_USAGE, "%s: no tensor to export%s", cli_trace_name(o->input),
+        cli_die(CLI_EXIT_USAGE, "%s: no tensor to export%s", o->input_name,
                 o->where ? " (check --where)" : "");
 }
 
@@ -282,7 +282,7 @@ static void key_metadata(cli_buf *b, const tt_record *rec)
 static void st_header(tt_reader *r, const td_options *o, const selection *s, cli_buf *b)
 {
     cli_buf_puts(b, "{\"__metadata__\": {\"format\": \"tensortrace\", \"source\": ");
-    cli_buf_json_str(b, cli_trace_name(o->input));
+    cli_buf_json_str(b, o->input_name);
     tt_file_info in;
     tt_reader_info(r, &in);
     for (uint64_t i = 0; i < in.meta_count; i++) {

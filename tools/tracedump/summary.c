@@ -153,8 +153,17 @@ static void print_strings(cli_buf *b, const char *label, const vset *s)
 static void text_file_facts(cli_buf *b, tt_reader *r, const td_options *o, const tt_file_info *in)
 {
     char h1[32], t1[40], t2[40];
-    cli_buf_printf(b, "%-10s%s (%s)\n", "file", cli_trace_name(o->input),
+    cli_buf_printf(b, "%-10s%s (%s)\n", "file", o->input_name,
                    cli_human_bytes(in->file_size, h1, sizeof h1));
+    size_t nf = tt_reader_file_count(r);
+    for (size_t i = 0; nf > 1 && i < nf; i++) {
+        int32_t rank = tt_reader_file_rank(r, i);
+        if (rank == TT_UNSET)
+            cli_buf_printf(b, "%-10s%s (no rank)\n", i ? "" : "files", cli_trace_name(tt_reader_file_path(r, i)));
+        else
+            cli_buf_printf(b, "%-10srank %d: %s\n", i ? "" : "files", (int)rank,
+                           cli_trace_name(tt_reader_file_path(r, i)));
+    }
     cli_buf_printf(b, "%-10s%u.%u, written by %s\n", "format", in->format_major, in->format_minor,
                    in->writer[0] ? in->writer : "(unknown)");
     cli_buf_printf(b, "%-10s%s, closed %s\n", "created", td_time(in->created_ns, t1, sizeof t1),
@@ -255,7 +264,17 @@ static void json_ints(cli_buf *b, const char *key, vset *s)
 static void json_summary(cli_buf *b, tt_reader *r, const td_options *o, const tt_file_info *in, tally *t)
 {
     cli_buf_puts(b, "{\"file\": ");
-    cli_buf_json_str(b, cli_trace_name(o->input));
+    cli_buf_json_str(b, o->input_name);
+    size_t nf = tt_reader_file_count(r);
+    if (nf > 1) {
+        cli_buf_puts(b, ", \"files\": [");
+        for (size_t i = 0; i < nf; i++) {
+            cli_buf_puts(b, i ? ", {\"path\": " : "{\"path\": ");
+            cli_buf_json_str(b, cli_trace_name(tt_reader_file_path(r, i)));
+            cli_buf_printf(b, ", \"rank\": %d}", (int)tt_reader_file_rank(r, i));
+        }
+        cli_buf_puts(b, "]");
+    }
     json_u64(b, "file_size", in->file_size, 1);
     cli_buf_printf(b, ", \"format\": \"%u.%u\", \"writer\": ", in->format_major, in->format_minor);
     cli_buf_json_str(b, in->writer);

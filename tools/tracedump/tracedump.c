@@ -13,10 +13,13 @@
 
 static void usage(void)
 {
-    printf("usage: %s [OPTIONS] TRACE\n"
+    printf("usage: %s [OPTIONS] TRACE...\n"
            "Shows a trace: with no mode option, a one-screen summary (metadata, record and frame counts, prompts,\n"
            "phases, points and layers present, tensor bytes raw vs stored, writer counters, footer state).\n"
-           "TRACE \"-\" reads the trace from standard input.\n"
+           "TRACE \"-\" reads the trace from standard input. Several TRACEs or glob patterns (run-rank*.tt, quoted\n"
+           "or not) are read as one trace: the per-rank files of one run, records file after file in rank order;\n"
+           "files of different runs, two files of one rank, a pattern matching nothing: exit 2 naming them.\n"
+           "--verify checks each file; --recover takes one.\n"
            "\n"
            "Modes (one at a time):\n"
            "  -l, --list               one line per record (INDEX PROMPT PHASE POINT LAYER STEP TOKEN LTI POS ROWS\n"
@@ -54,8 +57,9 @@ static void usage(void)
            "  %s --show 12 --slice 0:4,0:8 run.tt\n"
            "  %s --verify run.tt || %s --recover -o fixed.tt run.tt\n"
            "  %s --export-safetensors l0.safetensors --where layer=0 run.tt\n"
+           "  %s --list --where point=q_pre_rope 'tp8-rank*.tt'\n"
            "\n" CLI_EXIT_HELP,
-           cli_prog(), cli_prog(), cli_prog(), cli_prog(), cli_prog(), cli_prog(), cli_prog());
+           cli_prog(), cli_prog(), cli_prog(), cli_prog(), cli_prog(), cli_prog(), cli_prog(), cli_prog());
 }
 
 static void set_mode(td_options *o, td_mode m, const char *flag)
@@ -136,6 +140,8 @@ static void check_combinations(const td_options *o)
 {
     if (!o->input)
         cli_usage_error("no trace given");
+    if (o->mode == MODE_RECOVER && o->inputs.n > 1)
+        cli_usage_error("--recover copies one trace (%zu given)", o->inputs.n);
     if (o->mode == MODE_RECOVER && !o->output)
         cli_usage_error("--recover needs -o FILE (the clean copy to write)");
     if (o->output && o->mode != MODE_RECOVER)
@@ -158,9 +164,9 @@ static void parse_args(int argc, char **argv, td_options *o)
         if (only_operands || !cli_is_option(a)) {
             if (o->input && o->show_next == o->input)
                 cli_usage_error("--show %s: '%s' is not a record INDEX (a number: --show 12)", o->input, o->input);
-            if (o->input)
-                cli_usage_error("one trace at a time ('%s' and '%s' given)", o->input, a);
-            o->input = a;
+            if (!o->input)
+                o->input = a;
+            cli_traces_add(&o->inputs, a);
         } else if (cli_common_option(argv, &i, &only_operands, usage)) {
             continue;
         } else if (parse_mode(argc, argv, &i, o) || parse_selection(argc, argv, &i, o)) {
@@ -239,7 +245,6 @@ int td_next(tt_reader *r, const td_options *o, uint64_t *cursor, tt_record *rec)
  * files of an export into a directory are known only once the records are selected (export.c). */
 static void declare_outputs(td_options *o)
 {
-    cli_input(o->input);
     unsigned force = o->force ? CLI_OUT_FORCE : 0;
     if (o->mode == MODE_RECOVER)
         o->out = cli_out_declare(o->output, "-o", CLI_OUT_TRACE | force);
@@ -261,13 +266,20 @@ int main(int argc, char **argv)
     o.precision = 8;
     parse_args(argc, argv, &o);
     declare_outputs(&o);
-    int code;
+    int code = CLI_EXIT_OK;
+    cli_traces_name(&o.inputs, o.input_name, sizeof o.input_name);
     if (o.mode == MODE_VERIFY) {
-        code = td_verify(&o);
+        /* each file on its own: damage is reported against the file that holds it */
+        for (size_t i = 0; i < o.inputs.n; i++) {
+            o.input = o.inputs.paths[i];
+            int c = td_verify(&o);
+            if (c > code)
+                code = c;
+        }
     } else if (o.mode == MODE_RECOVER) {
         code = td_recover(&o);
     } else {
-        tt_reader *r = cli_open_trace(o.input, TT_RECOVER_AUTO, o.quiet);
+        tt_reader *r = cli_open_traces(&o.inputs, TT_RECOVER_AUTO, o.quiet);
         switch (o.mode) {
         case MODE_LIST: code = td_list(r, &o); break;
         case MODE_SHOW: code = td_show(r, &o); break;
@@ -278,5 +290,6 @@ int main(int argc, char **argv)
         tt_reader_close(r);
     }
     tt_filter_free(o.where);
+    cli_traces_free(&o.inputs);
     return cli_finish(code);
 }

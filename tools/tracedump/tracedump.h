@@ -22,7 +22,9 @@ typedef enum td_mode {
 typedef struct td_options {
     td_mode mode;
     const char *mode_flag;   /* the option that chose the mode, for messages */
-    const char *input;
+    const char *input;       /* the trace, or the first of several, as given */
+    cli_traces inputs;       /* every trace given (several are read as one, see cli.h) */
+    char input_name[1024];   /* "FILE" or "FILE (+N files)", for messages */
     const char *output;      /* --recover -o FILE */
     const char *export_path; /* --export-npy / --export-safetensors */
     tt_filter *where;        /* NULL when no --where */

@@ -153,3 +153,13 @@ const char *rp_meta_get(const rp_input *in, const char *key)
             return in->meta[i].value;
     return NULL;
 }
+
+int32_t rp_result_rank(const rp_result *r)
+{
+    const char *v = rp_meta_get(&r->left, "rank");
+    if (!v || !r->left.path || strstr(r->left.path, " (+"))
+        return -1;
+    char *end;
+    long x = strtol(v, &end, 10);
+    return *v && !*end && x >= 0 && x < INT32_MAX ? (int32_t)x : -1;
+}

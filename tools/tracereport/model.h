@@ -128,6 +128,7 @@ typedef struct rp_failure {
     int32_t token_id, logical_tok_idx, pos_id;
     const char *left_phase, *right_phase; /* or NULL */
     rp_verdict verdict;
+    int32_t rank;        /* the rank the failure comes from (tracediff's "rank"), -1 when not known */
     rp_metrics m;
     rp_side left, right;
     int has_hist;
@@ -197,6 +198,8 @@ typedef struct rp_result {
     size_t nkey, nstages;
     const char **key, **stages;
     rp_input left, right;
+    int32_t rank;       /* the rank this result is for: its left side's "rank" metadata when that side is one
+                           file (a per-rank diff, see scripts/cluster_diff.sh), else -1 */
     rp_counts counts;
     rp_failure ff;
     size_t nchain;
@@ -238,6 +241,10 @@ const char *rp_side_name(int side);
 
 /* The pair's relative L2 error: 0 for hash-equal pairs, NAN when it was not measured. */
 double rp_pair_rel(const rp_pair *p);
+/*! rp_result_rank() : the rank a result is for (its left side's "rank" metadata when the side is one file:
+ *  no "(+N files)" in its path), or -1. */
+int32_t rp_result_rank(const rp_result *r);
+
 /* The value of a metadata key of a side, or NULL. */
 const char *rp_meta_get(const rp_input *in, const char *key);
 

@@ -619,6 +619,7 @@ static void load_failure(jx *x, const cJSON *root, rp_result *r)
 {
     rp_failure *f = &r->ff;
     f->pair = f->kv_check = -1;
+    f->rank = -1;
     const cJSON *o = get_obj(x, root, "first_failure", "", 1);
     if (!o || x->failed)
         return;
@@ -630,6 +631,7 @@ static void load_failure(jx *x, const cJSON *root, rp_result *r)
     f->group = get_ref(x, o, "group", w, r->ngroups, "group");
     f->pair = get_index(x, o, "pair", w, r->npairs, "pair");
     f->kv_check = get_index(x, o, "kv_check", w, r->nkv, "kv_check");
+    f->rank = cJSON_GetObjectItemCaseSensitive(o, "rank") ? get_i32(x, o, "rank", w) : -1; /* older results: none */
     const cJSON *k = get_obj(x, o, "key", w, 0);
     if (k) {
         const char *wk = "first_failure.key";
@@ -979,6 +981,7 @@ rp_result *rp_load_json(const char *path, char *err, size_t errlen, int *oom)
     r->stages = str_list(&x, get_arr(&x, root, "stages", ""), "stages", &r->nstages);
     load_input(&x, root, "left", &r->left);
     load_input(&x, root, "right", &r->right);
+    r->rank = rp_result_rank(r);
     load_counts(&x, root, &r->counts);
     /* groups first (pairs point into them), then pairs, KV checks (the failure may point at one), the rest */
     load_groups(&x, root, r, UINT64_MAX);

@@ -146,6 +146,7 @@ static void failure_from(rp_arena *a, rp_result *r, const tt_diff *d, int *oom)
 {
     rp_failure *f = &r->ff;
     f->pair = f->kv_check = -1;
+    f->rank = -1;
     const tt_diff_failure *t = tt_diff_first_failure(d);
     if (!t)
         return;
@@ -157,6 +158,7 @@ static void failure_from(rp_arena *a, rp_result *r, const tt_diff *d, int *oom)
     f->pair = t->pair;
     f->kv_check = t->kv_check;
     const tt_diff_pair *p = t->pair >= 0 ? tt_diff_pair_at(d, (uint64_t)t->pair) : NULL;
+    f->rank = p ? p->rank : -1;
     const tt_diff_group *g = tt_diff_group_at(d, t->group);
     copy_str(a, &f->prompt_id, g ? g->prompt_id : NULL, oom);
     f->token_id = g ? g->token_id : -1;
@@ -293,6 +295,7 @@ rp_result *rp_load_diff(const tt_diff *d, const rp_run_sides *sides)
     input_from(a, &r->left, d, 0, sides->left_path, sides->left_conds, sides->nleft, c.left_records, &oom);
     input_from(a, &r->right, d, 1, sides->right_path ? sides->right_path : sides->left_path, sides->right_conds,
                sides->nright, c.right_records, &oom);
+    r->rank = rp_result_rank(r);
     r->counts = (rp_counts){c.pairs, c.match, c.within_tol, c.mismatch, c.missing, c.duplicates, c.uncovered_rows,
                             c.errors, c.stats_only, c.hash_skipped, c.jumps, c.bytes_compared};
 

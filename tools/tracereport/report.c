@@ -211,7 +211,88 @@ static const char *ff_label(rp_report *rep, const rp_result *r)
 {
     if (!r->ff.present)
         return "none";
+    if (r->ff.rank >= 0)
+        return rp_s(rep, "%s, %s, rank %d", rp_where_label(rep, r->ff.point, r->ff.layer),
+                    rp_prompt_of(r, r->ff.group), (int)r->ff.rank);
     return rp_s(rep, "%s, %s", rp_where_label(rep, r->ff.point, r->ff.layer), rp_prompt_of(r, r->ff.group));
+}
+
+/* Whether a's first failure comes before b's in pipeline order (layer -1 stages before layer 0 when they rank
+ * before every stage inside layers, as the diff orders them; by their stage rank otherwise). */
+static int ff_before(const rp_result *a, const rp_result *b)
+{
+    int32_t sa = a->ff.pair >= 0 ? a->pairs[a->ff.pair].stage_rank : 0;
+    int32_t sb = b->ff.pair >= 0 ? b->pairs[b->ff.pair].stage_rank : 0;
+    int32_t la = a->ff.layer, lb = b->ff.layer;
+    if (la != lb && la >= 0 && lb >= 0)
+        return la < lb;
+    if (la != lb)
+        return la < 0 ? sa < sb : !(sb < sa); /* a stage outside the layers: by stage rank (embed before, logits after) */
+    return sa < sb;
+}
+
+/* Per-rank view: the results of per-rank diffs (each left side one rank's file; scripts/cluster_diff.sh runs them
+ * beside the data and merges their JSON here), one row per rank in rank order, and which ranks fail first. */
+static void section_ranks(rp_report *rep)
+{
+    size_t ranked = 0;
+    for (size_t i = 0; i < rep->nres; i++)
+        ranked += rep->res[i]->rank >= 0 || rep->res[i]->ff.rank >= 0;
+    if (!ranked || (rep->nres < 2 && rep->res[0]->rank < 0))
+        return;
+    rp_doc_heading(D, 3, "ranks", "Per-Rank View");
+    rp_block *t = rp_doc_table(D, 8, "Rank", "Result", "Status", "First Failure", "Root Cause", "Pairs", "Mismatch",
+                               "Missing");
+    /* in rank order (insertion: results are few) */
+    size_t *ord = rp_arena_alloc(rep->a, rep->nres, sizeof *ord);
+    if (!ord)
+        return;
+    for (size_t i = 0; i < rep->nres; i++) {
+        size_t k = i;
+        while (k > 0 && rep->res[ord[k - 1]]->rank > rep->res[i]->rank) {
+            ord[k] = ord[k - 1];
+            k--;
+        }
+        ord[k] = i;
+    }
+    size_t failing = 0;
+    const rp_result *earliest = NULL;
+    for (size_t n = 0; n < rep->nres; n++) {
+        const rp_result *x = rep->res[ord[n]];
+        int32_t rank = x->rank >= 0 ? x->rank : x->ff.rank;
+        rp_doc_row(D, t);
+        if (rank >= 0)
+            rp_doc_cell(D, t, RP_CLS_NUM, "%d", (int)rank);
+        else
+            rp_doc_cell(D, t, RP_CLS_PLAIN, "-");
+        rp_doc_cell(D, t, RP_CLS_MONO, "%s", x->source);
+        rp_doc_cell(D, t, rp_overall_cls(x->verdict), "%s", rp_verdict_text(rep, x));
+        rp_doc_cell(D, t, RP_CLS_PLAIN, "%s", ff_label(rep, x));
+        rp_doc_cell(D, t, x->ff.present ? RP_CLS_BAD : RP_CLS_PLAIN, "%s", x->ff.present ? x->ff.root_cause : "-");
+        rp_doc_cell(D, t, RP_CLS_NUM, "%llu", (unsigned long long)x->counts.pairs);
+        rp_doc_cell(D, t, RP_CLS_NUM, "%llu", (unsigned long long)x->counts.mismatch);
+        rp_doc_cell(D, t, RP_CLS_NUM, "%llu", (unsigned long long)x->counts.missing);
+        if (x->verdict == RP_OVERALL_MISMATCH) {
+            failing++;
+            if (x->ff.present && (!earliest || ff_before(x, earliest)))
+                earliest = x;
+        }
+    }
+    rp_block *p = rp_doc_para(D);
+    if (p) {
+        if (!failing)
+            rp_txt(D, &p->text, "No rank has a mismatch (%zu results).", rep->nres);
+        else if (earliest)
+            rp_txt(D, &p->text, "%zu of %zu results have a mismatch. The earliest in pipeline order is %s on rank %d: "
+                                "where it starts. Ranks that fail only later got it through what the ranks share (an "
+                                "all-reduce spreads one rank's error to every rank); a failure that starts on one rank "
+                                "points at that rank's shard of the work (its heads, its MLP columns) or its device, "
+                                "one that starts on every rank at once at the code they share.",
+                   failing, rep->nres, rp_where_label(rep, earliest->ff.point, earliest->ff.layer),
+                   (int)(earliest->rank >= 0 ? earliest->rank : earliest->ff.rank));
+        else
+            rp_txt(D, &p->text, "%zu of %zu results have a mismatch.", failing, rep->nres);
+    }
 }
 
 const char *rp_verdict_text(rp_report *rep, const rp_result *r)
@@ -398,6 +479,7 @@ static void section_summary(rp_report *rep)
                    (unsigned long long)c->duplicates, (unsigned long long)c->errors,
                    (unsigned long long)c->uncovered_rows, (unsigned long long)c->stats_only);
     }
+    section_ranks(rep);
     rp_doc_figure(D, RP_FIG_COUNTS, 0);
     rp_doc_figure(D, RP_FIG_HEATMAP, 0);
     verdict_map(rep, f);

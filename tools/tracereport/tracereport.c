@@ -45,14 +45,16 @@ static void usage(FILE *f)
             "  -f, --force            replace the report files in DIR if they exist (without it, an error)\n"
             "  --title TEXT           the report's title\n"
             "  --compare              two results, before and after a fix: side by side, heat maps, what changed\n"
-            "  --run                  run the diff here (libtrace) instead of reading JSON; LEFT [RIGHT] are traces\n"
+            "  --run                  run the diff here (libtrace) instead of reading JSON; LEFT [RIGHT] are traces,\n"
+            "                         a side of several files as with tracediff (a quoted pattern, LEFT1 ... RIGHT,\n"
+            "                         --left-file/--right-file)\n"
             "  -h, --help             this help\n"
             "  -V, --version          print the version\n"
             "\n"
             "tracediff options, with --run (see tracediff --help):\n"
             "  --left COND, --right COND, --where COND, --key FIELDS, --align none|pos, --stages LIST,\n"
             "  --cache-points LIST, --tol POINT[@L]=R:A, --tol-file FILE, --jump-ratio X, --jump-floor X,\n"
-            "  --verify-identical, --threads N, --topk N\n"
+            "  --verify-identical, --threads N, --topk N, --left-file FILE, --right-file FILE\n"
             "  --mode MODE            numeric (default), as_designed or kv_aligned; repeat it to report several\n"
             "                         modes of the same traces (the first is the primary)\n"
             "\n"
@@ -71,8 +73,9 @@ static const struct option long_opts[] = {
     {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 
 /* Runs the diff once per mode; results appended to res. */
-static size_t run_diffs(cli_diff_args *da, const char *left, const char *right, rp_result **res)
+static size_t run_diffs(cli_diff_args *da, cli_diff_files *files, rp_result **res)
 {
+    const char *left = files->name[0], *right = files->one_file ? NULL : files->name[1];
     cli_diff_args_tols(da);
     /* the conditions as tracediff writes them into its JSON (one file without filters: its default sides) */
     rp_run_sides sides = {left, right, NULL, NULL, 0, 0};
@@ -82,14 +85,13 @@ static size_t run_diffs(cli_diff_args *da, const char *left, const char *right, 
     sides.right_conds = rc_;
     if (da->nmodes == 0)
         da->modes[da->nmodes++] = TT_DIFF_NUMERIC;
-    if (right && strcmp(left, "-") == 0 && strcmp(right, "-") == 0)
-        cli_die(CLI_EXIT_USAGE, "LEFT and RIGHT are both standard input: at most one of them can be \"-\"");
     /* streams (standard input, a FIFO) are read once, into a temporary copy every mode's run reads */
-    const char *lfile = cli_trace_input(left), *rfile = right ? cli_trace_input(right) : NULL;
+    cli_diff_files_resolve(files);
+    cli_raise_fd_limit();
     for (int m = 0; m < da->nmodes; m++) {
         da->o.mode = da->modes[m];
         tt_diff *d = NULL;
-        int rc = tt_diff_run(&d, lfile, da->lf, rfile, da->rf, &da->o);
+        int rc = cli_diff_run(da, files, &da->o, &d);
         if (rc != TT_OK) {
             char buf[1400];
             const char *msg = d && tt_diff_errmsg(d)[0] ? tt_diff_errmsg(d) : tt_strerror(rc);
@@ -210,10 +212,8 @@ int main(int argc, char **argv)
                 first_diff_opt);
     if (!outdir)
         cli_die(CLI_EXIT_USAGE, "missing -o DIR: the directory to write the report to (try --help)");
-    if (nin < 1)
+    if (nin < 1 && !(run && (da.nside_files[0] || da.nside_files[1])))
         cli_die(CLI_EXIT_USAGE, "missing %s (try --help)", run ? "the trace file(s)" : "the diff result (DIFF.json)");
-    if (run && nin > 2)
-        cli_die(CLI_EXIT_USAGE, "unexpected argument '%s': --run takes at most two trace files", argv[optind + 2]);
     if (compare && nin != 2)
         cli_die(CLI_EXIT_USAGE, "--compare takes exactly two diff results, BEFORE.json and AFTER.json (got %d)", nin);
     if (nin > MAX_INPUTS)
@@ -227,8 +227,13 @@ int main(int argc, char **argv)
         cli_die(CLI_EXIT_USAGE, "standard input (\"-\") given %d times: it can be read once", nstdin);
 
     /* the report's files are checked against the inputs and for existing ones before anything is read */
-    for (int i = 0; i < nin; i++)
-        cli_input(argv[optind + i]);
+    cli_diff_files files;
+    memset(&files, 0, sizeof files);
+    if (run)
+        cli_diff_args_files(&da, argv + optind, nin, &files); /* declares the traces as inputs */
+    else
+        for (int i = 0; i < nin; i++)
+            cli_input(argv[optind + i]);
     cli_input(da.tolfile);
     static const char *const names[3] = {"report.md", "report.tsv", "report.html"};
     cli_out *outs[3];
@@ -238,7 +243,7 @@ int main(int argc, char **argv)
     rp_result *res[MAX_INPUTS];
     size_t nres = 0;
     if (run) {
-        nres = run_diffs(&da, argv[optind], nin == 2 ? argv[optind + 1] : NULL, res);
+        nres = run_diffs(&da, &files, res);
     } else {
         for (int i = 0; i < nin; i++) {
             char err[1024];
@@ -248,7 +253,12 @@ int main(int argc, char **argv)
                 cli_die(oom ? CLI_EXIT_INTERNAL : CLI_EXIT_USAGE, "%s", err);
             nres++;
         }
-        for (size_t i = 1; i < nres && !compare; i++) {
+        int per_rank = 1; /* per-rank results (one per rank): other sides by design */
+        for (size_t i = 0; i < nres; i++)
+            for (size_t j = 0; j < i && per_rank; j++)
+                per_rank = res[i]->rank >= 0 && res[j]->rank >= 0 && res[i]->rank != res[j]->rank;
+        per_rank &= nres > 1 && res[0]->rank >= 0;
+        for (size_t i = 1; i < nres && !compare && !per_rank; i++) {
             if (!same_sides(res[0], res[i]))
                 cli_warn("%s compares other sides (%s vs %s) than %s (%s vs %s): reported together anyway",
                          res[i]->source, res[i]->left.path, res[i]->right.path, res[0]->source, res[0]->left.path,
@@ -260,6 +270,7 @@ int main(int argc, char **argv)
         }
     }
     cli_diff_args_free(&da);
+    cli_diff_files_free(&files);
 
     char when[64];
     rp_report rep;

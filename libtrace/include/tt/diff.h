@@ -149,6 +149,15 @@ typedef struct tt_diff_side {
     uint32_t flags; /* TT_REC_* */
     uint64_t hash;
     tt_stats stats;
+    /* Gathered from tensor-parallel shards (tt_diff_run_many): nshards > 0; key.shard_kind says how (SPLIT along
+     * key.shard_dim, or PARTIAL sums), key.shard_count = nshards, key.rank TT_UNSET, shape the whole tensor's,
+     * record shard 0's. No hash; statistics only for SPLIT (combined from the shards'). */
+    uint32_t nshards;
+    const uint64_t *shard_records; /* the shards' record indices (in the side's numbering), in shard order */
+    const int32_t *shard_ranks;    /* their ranks */
+    const uint64_t *shard_begin;   /* SPLIT: where shard k starts along shard_dim; nshards + 1 entries */
+    double shard_rms;              /* PARTIAL: sqrt of the sum of the shards' squared RMS (the size of the
+                                      addends, whose rounding the sum carries); 0 when unknown */
 } tt_diff_side;
 
 /* Metrics over the finite elements both sides hold (differences are left minus right). */
@@ -250,6 +259,10 @@ typedef struct tt_diff_pair {
     double jump_ratio;               /* error / max(baseline, floor) (the judgement's error) */
     double jump_baseline;            /* the judgement's baseline */
     tt_diff_judgement j;             /* the numbers that decided the verdict */
+    int32_t rank;                    /* the rank a finding on this pair comes from: a side's rank when the sides
+                                        pair rank by rank or one side is one rank's; for a SPLIT-gathered side the
+                                        rank whose shard holds the largest difference; for a missing or duplicate
+                                        shard the rank named; TT_UNSET when not known (PARTIAL sums, one rank) */
 } tt_diff_pair;
 
 /* A group: the pairs of one prompt/token/position (the key without layer and point) — one row of the seeds'
@@ -378,6 +391,49 @@ typedef struct tt_diff_info {
  *  carries TT_DIFF_PAIR_ERROR and is a MISMATCH. */
 TT_API int tt_diff_run(tt_diff **out, const char *left_path, const tt_filter *left_filter, const char *right_path,
                        const tt_filter *right_filter, const tt_diff_options *opts);
+
+/*! tt_diff_run_many() : tt_diff_run() with several files per side: each side's files are read as one
+ *  (tt_reader_open_many: the per-rank files of one run; files of different runs or two files of one rank fail the
+ *  run with TT_E_INVAL naming the file). nright 0 compares two sides of the left files chosen by the filters.
+ *  Records keep their rank (tt_diff_side.key.rank) and their file (tt_reader_file_of on a reader of the side).
+ *  Pairing across layouts:
+ *    - both sides of more than one rank, the same number of ranks: rank by rank (rank joins the key);
+ *    - otherwise shards are gathered before they are compared: the records of one side that are shards
+ *      (key.shard_kind TT_SHARD_SPLIT / TT_SHARD_PARTIAL) with the same key but for rank and shard index make one
+ *      unit, SPLIT shards concatenated along their dimension, PARTIAL sums added in shard order (in double, then
+ *      rounded once to their dtype; the stage's precision widens by the partials' size over the sum's, see
+ *      tt_diff_judgement.unit). A shard missing, held twice, or shards that disagree on their layout, shape or
+ *      dtype make the unit's pair a MISMATCH (TT_DIFF_PAIR_ERROR) whose error names the shard and rank. Records
+ *      of several ranks that are not shards (replicated tensors) pair each with the other side's one record.
+ *  tt_diff_pair.rank names the rank a finding is attributed to.
+ *  @return : as tt_diff_run(). */
+TT_API int tt_diff_run_many(tt_diff **out, const char *const *left, size_t nleft, const tt_filter *left_filter,
+                            const char *const *right, size_t nright, const tt_filter *right_filter,
+                            const tt_diff_options *opts);
+
+/*
+ * Two-pass capture. Full capture of a large model is too big to run twice; capture cheaply first
+ * (TT_TRACE_MODE=hash or stats), diff, then capture in full only around the first divergence. The plan is
+ * the writer's filters for that second run (tt/writer.h, "FILTERS"):
+ *   TT_TRACE_PROMPTS  the prompt of the first failure
+ *   TT_TRACE_PHASES   its phase(s) (both sides' when they differ)
+ *   TT_TRACE_LAYERS   its layer with the one before and the one after ("2-4"); "0" for a stage before the
+ *                     layers, the last layer for one after them
+ *   TT_TRACE_POINTS   the stages present up to one past the failing stage, and the stage that ends a layer (its
+ *                     output feeds the next layer)
+ * and how many of the left side's records (and tensor bytes, when the cheap trace knows the shapes) it keeps.
+ */
+typedef struct tt_diff_plan {
+    int64_t pair;              /* the first failure's pair the plan is centred on; -1: no plan (no failure) */
+    const char *prompts, *phases, *layers, *points; /* the variables' values; NULL without a plan */
+    int32_t layer_lo, layer_hi;                     /* the layers captured (TT_UNSET without a plan) */
+    uint64_t records_selected, records_total;       /* of the left side's records */
+    uint64_t bytes_selected, bytes_total;           /* their tensor bytes (dtype x shape) */
+} tt_diff_plan;
+
+/*! tt_diff_plan_get() : the capture plan of a finished run (see above). @return : TT_OK (out->pair -1 when
+ *  there is no failure to capture around), TT_E_INVAL (d NULL or a failed run). */
+TT_API int tt_diff_plan_get(const tt_diff *d, tt_diff_plan *out);
 
 /*! tt_diff_free() : NULL is a no-op. */
 TT_API void tt_diff_free(tt_diff *d);

@@ -72,6 +72,44 @@ typedef struct tt_file_info {
  *  and where; close it with tt_reader_close(). *out is NULL only on TT_E_NOMEM. */
 TT_API int tt_reader_open(tt_reader **out, const char *path, const tt_reader_options *opts);
 
+/*
+ * Several files as one: the per-rank files of a tensor-parallel run (tp8-rank0.tt ... tp8-rank7.tt), or any traces
+ * of one run, read through one handle. Records are numbered file after file: the files in rank order when every
+ * file names its rank (metadata "rank"), otherwise in the order given; within a file in capture order. A record
+ * whose key has no rank gets its file's. Every function of this header works on such a handle (metadata:
+ * the first file's); tt_reader_file_of() tells which file a record comes from. Opening costs what opening each
+ * file costs (each file's trailer and footer); each file keeps its descriptor open until close.
+ */
+
+/*! tt_reader_open_many() : opens n (>= 1) traces as one reader (see above; n == 1 gives a handle equivalent to
+ *  tt_reader_open()'s). opts apply to every file.
+ *  @return : TT_OK with *out set. On failure a negative code and *out a failed handle whose tt_reader_errmsg()
+ *  names the file: the codes of tt_reader_open() for a file that cannot be opened; TT_E_INVAL for no file or a
+ *  NULL path, for files of different runs (they disagree on one of the metadata world_size, engine,
+ *  engine_version, model, commit, dtype, seed, capture_mode: "B.tt: from another run than A.tt (model ...)") and
+ *  for two files of one rank. *out is NULL only on TT_E_NOMEM. */
+TT_API int tt_reader_open_many(tt_reader **out, const char *const *paths, size_t n, const tt_reader_options *opts);
+
+/*! tt_reader_reopen() : another handle on the same file(s), for another thread (a handle is single-threaded).
+ *  For a handle of several files the files are opened when one of their records is first read (its first file
+ *  at once), so that a thread pays only for the files it reads; a file whose record count changed since is then
+ *  an error (TT_E_CORRUPT). @return : TT_OK, TT_E_INVAL (r NULL or failed), or an error of opening; *out as for
+ *  tt_reader_open(). */
+TT_API int tt_reader_reopen(const tt_reader *r, tt_reader **out);
+
+/*! tt_reader_file_count() : the files behind the handle (1 for tt_reader_open(); 0 for a failed handle). */
+TT_API size_t tt_reader_file_count(const tt_reader *r);
+
+/*! tt_reader_file_path() : the path of file `file` (0 <= file < tt_reader_file_count), NULL out of range. */
+TT_API const char *tt_reader_file_path(const tt_reader *r, size_t file);
+
+/*! tt_reader_file_rank() : the rank file `file` names in its metadata ("rank"), TT_UNSET when none. */
+TT_API int32_t tt_reader_file_rank(const tt_reader *r, size_t file);
+
+/*! tt_reader_file_of() : the file that holds record `index`, and (local != NULL) the record's index within
+ *  that file; SIZE_MAX when index is out of range. */
+TT_API size_t tt_reader_file_of(const tt_reader *r, uint64_t index, uint64_t *local);
+
 /*! tt_reader_close() : frees the reader. NULL is a no-op. */
 TT_API void tt_reader_close(tt_reader *r);
 
