@@ -62,6 +62,13 @@ void detail_finish(detail_acc *d); /* sorts worst first */
 /* ULP distance, exposed for the tests through the library's internal symbols. */
 double diff_ulp_distance(tt_dtype dt, const void *a, const void *b);
 
+/* Attention scores and probabilities ([rows, heads, kv_len]): two of them over different context lengths (a
+ * prefill row against a decode step over a longer context) are compared over their common leading columns. */
+int diff_is_score_point(const char *point);
+/* 1 when p is such a pair: score points whose compared regions agree but for their last dimension (dimensions of
+ * size 1 dropped); then outer = the product of the other dimensions, lcols / rcols = each side's columns. */
+int diff_common_columns(const tt_diff_pair *p, uint64_t *outer, uint64_t *lcols, uint64_t *rcols);
+
 /* Compares every pair (threads); fills each pair's metrics and its numeric verdict by tolerance. */
 int diff_compare_all(tt_diff *d);
 /* The detail pass of one pair: histogram and worst elements into f. */

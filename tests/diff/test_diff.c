@@ -494,6 +494,91 @@ static void test_align(void)
     tt_diff_free(d);
 }
 
+/* Attention scores/probabilities of a prefill row (n columns, those past its position masked) against decode steps
+ * over their own, shorter contexts: compared over the common leading columns, said in a note; a difference in those
+ * columns is found at its place, in the prefill record's coordinates. */
+static void test_common_columns(void)
+{
+    enum { N = 6, H = 2 };
+    float scores[N * H * N], probs[N * H * N], drow[H * N], prow[H * N];
+    for (int i = 0; i < N; i++)
+        for (int h = 0; h < H; h++) {
+            float sum = 0;
+            for (int j = 0; j < N; j++) {
+                float s = j <= i ? 0.1f * (float)((i * 7 + h * 3 + j * 5) % 11) : -INFINITY;
+                scores[(i * H + h) * N + j] = s;
+                probs[(i * H + h) * N + j] = j <= i ? expf(s) : 0.0f;
+                sum += j <= i ? expf(s) : 0.0f;
+            }
+            for (int j = 0; j < N; j++)
+                probs[(i * H + h) * N + j] /= sum;
+        }
+    const uint64_t sfull[3] = {N, H, N};
+    tt_writer *w = open_w("columns.tt");
+    put(w, "p", "prefill", "attn_scores", 0, 0, N, TT_F32, 3, sfull, scores);
+    put(w, "p", "prefill", "attn_probs", 0, 0, N, TT_F32, 3, sfull, probs);
+    for (int pos = 3; pos < N; pos++) { /* three decode steps at positions 3, 4, 5: pos + 1 keys each */
+        const uint64_t srow[3] = {1, H, (uint64_t)pos + 1};
+        for (int h = 0; h < H; h++)
+            for (int j = 0; j <= pos; j++) {
+                drow[h * (pos + 1) + j] = scores[(pos * H + h) * N + j];
+                prow[h * (pos + 1) + j] = probs[(pos * H + h) * N + j];
+            }
+        if (pos == 4)
+            prow[1 * (pos + 1) + 2] += 0.25f; /* a wrong probability at position 4, head 1, key 2 */
+        tt_key k = TT_KEY_INIT;
+        k.prompt_id = "p";
+        k.phase = "decode";
+        k.layer = 0;
+        k.step = pos;
+        k.token_id = 100 + pos;
+        k.logical_tok_idx = pos;
+        k.pos_id = pos;
+        k.rows = 1;
+        k.point = "attn_scores";
+        CHECK_STATUS(tt_put(w, &k, TT_F32, 3, srow, drow), TT_OK);
+        k.point = "attn_probs";
+        CHECK_STATUS(tt_put(w, &k, TT_F32, 3, srow, prow), TT_OK);
+    }
+    close_w(w);
+    tt_diff_options o = TT_DIFF_OPTIONS_INIT;
+    o.align = TT_DIFF_ALIGN_POS;
+    tt_diff *d = run("columns.tt", "phase=prefill", NULL, "phase=decode", &o, TT_OK);
+    tt_diff_counts c;
+    tt_diff_counts_get(d, &c);
+    CHECK_EQ_U64(c.pairs, 6);
+    CHECK_EQ_U64(c.errors, 0); /* none "not comparable" */
+    CHECK_EQ_U64(c.mismatch, 1);
+    for (uint64_t i = 0; i < tt_diff_pair_count(d); i++) {
+        const tt_diff_pair *p = tt_diff_pair_at(d, i);
+        CHECK(p->flags & TT_DIFF_PAIR_COMPARED);
+        /* scores: equal over the common columns, -inf both sides where masked in neither: bitwise */
+        if (strcmp(p->point, "attn_scores") == 0)
+            CHECK_EQ_INT(p->numeric_verdict, TT_DIFF_MATCH);
+        if (strcmp(p->point, "attn_probs") == 0)
+            CHECK_EQ_U64(p->m.elems, (uint64_t)H * (p->right.shape[2]));
+    }
+    const tt_diff_failure *f = tt_diff_first_failure(d);
+    CHECK(f != NULL);
+    if (f) {
+        const tt_diff_pair *p = tt_diff_pair_at(d, (uint64_t)f->pair);
+        CHECK_EQ_STR(p->point, "attn_probs");
+        CHECK_EQ_U64(p->left.row_begin, 4);
+        CHECK_EQ_U64(p->m.max_abs_coord[0], 4); /* in the prefill record's coordinates: row 4, head 1, key 2 */
+        CHECK_EQ_U64(p->m.max_abs_coord[1], 1);
+        CHECK_EQ_U64(p->m.max_abs_coord[2], 2);
+        CHECK(f->nworst > 0 && f->worst[0].coord[1] == 1 && f->worst[0].coord[2] == 2);
+    }
+    int noted = 0;
+    for (uint64_t i = 0; i < tt_diff_evidence_count(d); i++) {
+        const tt_diff_evidence *e = tt_diff_evidence_at(d, i);
+        if (e->kind == TT_DIFF_EV_NOTE && strstr(e->text, "common leading 4 columns") && e->a == 4) /* positions 3 and 4 */
+            noted = 1;
+    }
+    CHECK(noted);
+    tt_diff_free(d);
+}
+
 /* ---- legacy probe (seed 004) -------------------------------------------------------------------------------- */
 
 static void legacy_put(tt_writer *w, const char *prompt, const char *phase, const char *point, int layer,
@@ -610,6 +695,7 @@ int main(int argc, char **argv)
     test_metrics();
     test_pairing();
     test_align();
+    test_common_columns();
     test_legacy();
     return tt_test_exit();
 }
