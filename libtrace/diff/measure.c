@@ -502,10 +502,14 @@ static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen, in
     }
     /* attention scores/probabilities over different context lengths: their common leading columns */
     uint64_t outer = 0, lcols = 0, rcols = 0;
-    int crop = diff_common_columns(p, &outer, &lcols, &rcols);
+    int crop = 0;
+    if (!regions_fit(l, r, err, errlen)) {
+        if (!diff_common_columns(p, &outer, &lcols, &rcols))
+            return TT_E_MISMATCH;
+        crop = 1;
+        err[0] = 0;
+    }
     uint64_t keep = lcols < rcols ? lcols : rcols;
-    if (!crop && !regions_fit(l, r, err, errlen))
-        return TT_E_MISMATCH;
 
     uint64_t lwb = side_nbytes(l), rwb = side_nbytes(r);
     uint64_t lrb = row_bytes_of(l, lwb), rrb = row_bytes_of(r, rwb);
