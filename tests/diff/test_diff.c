@@ -442,6 +442,33 @@ static void test_pairing(void)
 
 /* ---- row alignment ------------------------------------------------------------------------------------------ */
 
+/* One decode-step record of prompt "p", layer 0, at position pos (token 100 + pos), one row. */
+static void put_step(tt_writer *w, const char *phase, int step, const char *point, int pos, int ndim,
+                     const uint64_t *shape, const float *data)
+{
+    tt_key k = TT_KEY_INIT;
+    k.prompt_id = "p";
+    k.phase = phase;
+    k.point = point;
+    k.layer = 0;
+    k.step = step;
+    k.token_id = 100 + pos;
+    k.logical_tok_idx = pos;
+    k.pos_id = pos;
+    k.rows = 1;
+    CHECK_STATUS(tt_put(w, &k, TT_F32, ndim, shape, data), TT_OK);
+}
+
+/* FILE's phase=prefill against RIGHT_PHASE, aligned by position; its counts into c. */
+static tt_diff *run_aligned(const char *file, const char *right_phase, tt_diff_counts *c)
+{
+    tt_diff_options o = TT_DIFF_OPTIONS_INIT;
+    o.align = TT_DIFF_ALIGN_POS;
+    tt_diff *d = run(file, "phase=prefill", NULL, right_phase, &o, TT_OK);
+    tt_diff_counts_get(d, c);
+    return d;
+}
+
 static void test_align(void)
 {
     /* a full prefill [4, 3] at pos 0 and decode steps at positions 2 and 3 */
@@ -450,29 +477,16 @@ static void test_align(void)
         full[i] = (float)i * 0.25f;
     const uint64_t s43[2] = {4, 3}, s13[2] = {1, 3};
     tt_writer *w = open_w("align.tt");
-    tt_key k = TT_KEY_INIT;
     put(w, "p", "prefill", "attn_out", 0, 0, 4, TT_F32, 2, s43, full);
     for (int pos = 2; pos < 4; pos++) {
         memcpy(row, full + 3 * pos, sizeof row);
         if (pos == 3)
             row[1] += 1.0f; /* a bug at position 3 */
-        k.prompt_id = "p";
-        k.phase = "decode0";
-        k.point = "attn_out";
-        k.layer = 0;
-        k.step = 1;
-        k.token_id = 100 + pos;
-        k.logical_tok_idx = pos;
-        k.pos_id = pos;
-        k.rows = 1;
-        CHECK_STATUS(tt_put(w, &k, TT_F32, 2, s13, row), TT_OK);
+        put_step(w, "decode0", 1, "attn_out", pos, 2, s13, row);
     }
     close_w(w);
-    tt_diff_options o = TT_DIFF_OPTIONS_INIT;
-    o.align = TT_DIFF_ALIGN_POS;
-    tt_diff *d = run("align.tt", "phase=prefill", NULL, "phase=decode0", &o, TT_OK);
     tt_diff_counts c;
-    tt_diff_counts_get(d, &c);
+    tt_diff *d = run_aligned("align.tt", "phase=decode0", &c);
     CHECK_EQ_U64(c.pairs, 2);
     CHECK_EQ_U64(c.match, 1);
     CHECK_EQ_U64(c.mismatch, 1);
@@ -489,7 +503,7 @@ static void test_align(void)
     }
     tt_diff_free(d);
     /* without alignment nothing pairs: an input error */
-    o.align = TT_DIFF_ALIGN_NONE;
+    tt_diff_options o = TT_DIFF_OPTIONS_INIT;
     d = run("align.tt", "phase=prefill", NULL, "phase=decode0", &o, TT_E_MISMATCH);
     tt_diff_free(d);
 }
@@ -526,26 +540,12 @@ static void test_common_columns(void)
             }
         if (pos == 4)
             prow[1 * (pos + 1) + 2] += 0.25f; /* a wrong probability at position 4, head 1, key 2 */
-        tt_key k = TT_KEY_INIT;
-        k.prompt_id = "p";
-        k.phase = "decode";
-        k.layer = 0;
-        k.step = pos;
-        k.token_id = 100 + pos;
-        k.logical_tok_idx = pos;
-        k.pos_id = pos;
-        k.rows = 1;
-        k.point = "attn_scores";
-        CHECK_STATUS(tt_put(w, &k, TT_F32, 3, srow, drow), TT_OK);
-        k.point = "attn_probs";
-        CHECK_STATUS(tt_put(w, &k, TT_F32, 3, srow, prow), TT_OK);
+        put_step(w, "decode", pos, "attn_scores", pos, 3, srow, drow);
+        put_step(w, "decode", pos, "attn_probs", pos, 3, srow, prow);
     }
     close_w(w);
-    tt_diff_options o = TT_DIFF_OPTIONS_INIT;
-    o.align = TT_DIFF_ALIGN_POS;
-    tt_diff *d = run("columns.tt", "phase=prefill", NULL, "phase=decode", &o, TT_OK);
     tt_diff_counts c;
-    tt_diff_counts_get(d, &c);
+    tt_diff *d = run_aligned("columns.tt", "phase=decode", &c);
     CHECK_EQ_U64(c.pairs, 6);
     CHECK_EQ_U64(c.errors, 0); /* none "not comparable" */
     CHECK_EQ_U64(c.mismatch, 1);
