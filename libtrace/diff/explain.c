@@ -538,6 +538,7 @@ static double needed_atol(tt_reader *rd[2], const tt_diff_pair *p, double rtol, 
     for (int k = 0; k < 2; k++)
         if (diff_read_rows(rd[k], s[k], s[k]->row_begin, s[k]->row_count, &buf[k], &cap[k], err, sizeof err) != TT_OK)
             return -1;
+    diff_keep_common_columns(p, buf[0], buf[1], NULL, NULL); /* scores/probabilities of two context lengths */
     uint64_t n = p->m.elems;
     size_t el = tt_dtype_size(p->left.dtype), er = tt_dtype_size(p->right.dtype);
     double x[256], y[256], need = 0;

@@ -213,6 +213,22 @@ static void keep_columns(uint8_t *buf, size_t esize, uint64_t outer, uint64_t co
         memmove(buf + o * keep * esize, buf + o * cols * esize, (size_t)(keep * esize));
 }
 
+uint64_t diff_keep_common_columns(const tt_diff_pair *p, uint8_t *lbuf, uint8_t *rbuf, uint64_t *lcols,
+                                  uint64_t *keep)
+{
+    uint64_t outer, lc, rc;
+    if (!diff_common_columns(p, &outer, &lc, &rc))
+        return 0;
+    uint64_t k = lc < rc ? lc : rc;
+    keep_columns(lbuf, tt_dtype_size(p->left.dtype), outer, lc, k);
+    keep_columns(rbuf, tt_dtype_size(p->right.dtype), outer, rc, k);
+    if (lcols)
+        *lcols = lc;
+    if (keep)
+        *keep = k;
+    return outer * k;
+}
+
 /* An element index of a region packed to `keep` of its `cols` columns, in the unpacked region. */
 static uint64_t unpacked_index(uint64_t index, uint64_t cols, uint64_t keep)
 {
@@ -429,14 +445,12 @@ static void take_sample(worker *w, tt_diff_pair *p, size_t n, double *sample_err
     }
 }
 
-/* Packs both sides' buffers to their common leading columns (keep of lcols / rcols, outer rows) and takes the
- * reference's RMS and the absolute tolerance from the columns compared (the record's statistics cover all of its
+/* Packs both sides' buffers to their common leading columns and takes the reference's RMS and the absolute tolerance from the columns compared (the record's statistics cover all of its
  * columns, masked ones included). */
-static void crop_both(worker *w, tt_diff_pair *p, uint64_t outer, uint64_t lcols, uint64_t rcols, uint64_t keep)
+static void crop_both(worker *w, tt_diff_pair *p)
 {
-    keep_columns(w->buf[0], tt_dtype_size(p->left.dtype), outer, lcols, keep);
-    keep_columns(w->buf[1], tt_dtype_size(p->right.dtype), outer, rcols, keep);
-    size_t n = (size_t)(outer * keep), es = tt_dtype_size(p->right.dtype), fin = 0;
+    size_t n = (size_t)diff_keep_common_columns(p, w->buf[0], w->buf[1], NULL, NULL);
+    size_t es = tt_dtype_size(p->right.dtype), fin = 0;
     double s2 = 0;
     for (size_t i = 0; i < n; i += SAMPLE_MAX) {
         size_t c = n - i < SAMPLE_MAX ? n - i : SAMPLE_MAX;
@@ -555,7 +569,7 @@ static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen, in
                     return rc;
                 }
                 if (crop)
-                    crop_both(w, p, outer, lcols, rcols, keep);
+                    crop_both(w, p);
                 take_sample(w, p, ncmp, &sample_error);
             }
             cmp_block(&acc, l->dtype, w->buf[0], r->dtype, w->buf[1], ncmp, 0, p->m.rtol, p->m.atol);
@@ -771,18 +785,14 @@ int diff_detail(tt_diff *d, const tt_diff_pair *p, tt_diff_failure *f)
     uint64_t lrb = row_bytes_of(l, side_nbytes(l));
     uint64_t per = l->ndim && lrb ? d->o.slab_bytes / lrb : 0;
     uint64_t outer = 0, lcols = 0, rcols = 0, keep = 0;
-    if (diff_common_columns(p, &outer, &lcols, &rcols))
-        keep = lcols < rcols ? lcols : rcols;
-    if (keep || !l->ndim || !rs->ndim || l->row_count != rs->row_count || !per) {
+    int crop = diff_common_columns(p, &outer, &lcols, &rcols);
+    if (crop || !l->ndim || !rs->ndim || l->row_count != rs->row_count || !per) {
         if ((rc = diff_read_rows(r[0], l, l->row_begin, l->row_count, &buf[0], &cap[0], err, sizeof err)) != TT_OK ||
             (rc = diff_read_rows(r[1], rs, rs->row_begin, rs->row_count, &buf[1], &cap[1], err, sizeof err)) != TT_OK)
             goto done;
         uint64_t bytes = l->ndim ? l->row_count * lrb : side_nbytes(l);
-        if (keep) {
-            keep_columns(buf[0], le, outer, lcols, keep);
-            keep_columns(buf[1], tt_dtype_size(rs->dtype), outer, rcols, keep);
-            bytes = outer * keep * le;
-        }
+        if (crop)
+            bytes = diff_keep_common_columns(p, buf[0], buf[1], &lcols, &keep) * le;
         detail_block(&acc, l->dtype, buf[0], rs->dtype, buf[1], (size_t)(bytes / le), 0);
     } else {
         for (uint64_t k = 0; k < l->row_count; k += per) {

@@ -68,6 +68,11 @@ int diff_is_score_point(const char *point);
 /* 1 when p is such a pair: score points whose compared regions agree but for their last dimension (dimensions of
  * size 1 dropped); then outer = the product of the other dimensions, lcols / rcols = each side's columns. */
 int diff_common_columns(const tt_diff_pair *p, uint64_t *outer, uint64_t *lcols, uint64_t *rcols);
+/* For such a pair, packs both sides' regions (read whole into lbuf, rbuf) to their common leading columns and
+ * returns the elements left (0 for any other pair, the buffers untouched); lcols / keep (may be NULL): the left
+ * side's columns and the columns kept, to map an element index back (index / keep * lcols + index % keep). */
+uint64_t diff_keep_common_columns(const tt_diff_pair *p, uint8_t *lbuf, uint8_t *rbuf, uint64_t *lcols,
+                                  uint64_t *keep);
 
 /* Compares every pair (threads); fills each pair's metrics and its numeric verdict by tolerance. */
 int diff_compare_all(tt_diff *d);

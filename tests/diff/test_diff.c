@@ -576,6 +576,23 @@ static void test_common_columns(void)
             noted = 1;
     }
     CHECK(noted);
+    /* calibration reads the pairs again, over the same columns: the scores, equal there, must stay exact */
+    tt_diff_tols *t = NULL;
+    char *text = NULL;
+    CHECK_STATUS(tt_diff_calibrate(d, 4, &t), TT_OK);
+    CHECK_STATUS(tt_diff_tols_format(t, &text), TT_OK);
+    const char *line = text ? strstr(text, "\nattn_scores") : NULL;
+    CHECK(line != NULL);
+    if (line) {
+        const char *end = strchr(line + 1, '\n');
+        char buf[128];
+        snprintf(buf, sizeof buf, "%.*s", end ? (int)(end - line - 1) : 100, line + 1);
+        if (!strstr(buf, " 0rms"))
+            fprintf(stderr, "calibrated: '%s'\n", buf);
+        CHECK(strstr(buf, " 0rms") != NULL);
+    }
+    free(text);
+    tt_diff_tols_free(t);
     tt_diff_free(d);
 }
 
