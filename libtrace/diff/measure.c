@@ -165,7 +165,8 @@ static int regions_fit(const tt_diff_side *a, const tt_diff_side *b, char *err, 
     return ok;
 }
 
-int diff_is_score_point(const char *point)
+/* Attention scores and probabilities ([rows, heads, kv_len]). */
+static int is_score_point(const char *point)
 {
     return point && (strcmp(point, "attn_scores") == 0 || strcmp(point, "attn_probs") == 0);
 }
@@ -173,7 +174,7 @@ int diff_is_score_point(const char *point)
 int diff_common_columns(const tt_diff_pair *p, uint64_t *outer, uint64_t *lcols, uint64_t *rcols)
 {
     const tt_diff_side *a = &p->left, *b = &p->right;
-    if (!diff_is_score_point(p->point) || !a->ndim || !b->ndim)
+    if (!is_score_point(p->point) || !a->ndim || !b->ndim)
         return 0;
     int na, nb;
     uint64_t sa[TT_MAX_DIMS], sb[TT_MAX_DIMS];
@@ -445,8 +446,8 @@ static void take_sample(worker *w, tt_diff_pair *p, size_t n, double *sample_err
     }
 }
 
-/* Packs both sides' buffers to their common leading columns and takes the reference's RMS and the absolute tolerance from the columns compared (the record's statistics cover all of its
- * columns, masked ones included). */
+/* Packs both sides' buffers to their common leading columns and takes the reference's RMS and the absolute
+ * tolerance from the columns compared (the record's statistics cover all of its columns, masked ones included). */
 static void crop_both(worker *w, tt_diff_pair *p)
 {
     size_t n = (size_t)diff_keep_common_columns(p, w->buf[0], w->buf[1], NULL, NULL);

@@ -380,9 +380,10 @@ def check(rows, label, guard=False):
             q = r.get("snr", [])
             weak = (f"; the bug's own effect there is below the correct engine's drift in {sum(x < 1 for x in q)} "
                     f"of {len(q)} runs") if q and not guard else ""
+            where = "" if guard else f": {top(r.get(label + '/where', collections.Counter()), 3)}"
             fails.append(f"{source} {name}: at {truth[1]} L{truth[0]} in {c[g + 'at_truth']} of {n} runs"
                          f"{' not below drift' if guard else ''} (elsewhere {c[g + 'elsewhere']}, missed "
-                         f"{c[g + 'missed']}: {top(r.get(label + '/where', collections.Counter()), 3)}){weak}")
+                         f"{c[g + 'missed']}{where}){weak}")
     return fails
 
 
