@@ -313,6 +313,31 @@ static const char *meta_get(const tt_diff *d, int side, const char *key)
     return NULL;
 }
 
+/* One note on the attention scores/probabilities compared over the common leading columns of two context lengths
+ * (measure.c), naming the first such pair. */
+static int common_columns_note(tt_diff *d)
+{
+    uint64_t n = 0, lc = 0, rc = 0;
+    int64_t first = -1;
+    for (size_t i = 0; i < d->npairs; i++) {
+        uint64_t o, a, b;
+        if ((d->pairs[i].flags & TT_DIFF_PAIR_COMPARED) && diff_common_columns(&d->pairs[i], &o, &a, &b) && !n++) {
+            first = (int64_t)i;
+            lc = a, rc = b;
+        }
+    }
+    if (!n)
+        return TT_OK;
+    const tt_diff_pair *p = &d->pairs[first];
+    return diff_evidence(d, TT_DIFF_EV_NOTE, first, (double)n, (double)(lc < rc ? lc : rc),
+                         "%llu attention score/probability pairs span different context lengths (first: %s layer %d "
+                         "at position %d: %llu columns left, %llu right): compared over their common leading %llu "
+                         "columns (keys 0..%llu); the longer side's later columns are not compared",
+                         (unsigned long long)n, p->point, p->layer, (int)p->left.key.pos_id + (int)p->left.row_begin,
+                         (unsigned long long)lc, (unsigned long long)rc,
+                         (unsigned long long)(lc < rc ? lc : rc), (unsigned long long)((lc < rc ? lc : rc) - 1));
+}
+
 static int input_warnings(tt_diff *d)
 {
     static const char *const keys[] = {"engine", "engine_version", "model", "dtype"};
@@ -335,6 +360,8 @@ static int input_warnings(tt_diff *d)
         rc = diff_evidence(d, TT_DIFF_EV_NOTE, -1, (double)d->counts.uncovered_rows, 0,
                            "%llu rows of multi-row records have no single-position partner (--align pos)",
                            (unsigned long long)d->counts.uncovered_rows);
+    if (rc == TT_OK)
+        rc = common_columns_note(d);
     if (rc == TT_OK && d->counts.stats_only)
         rc = diff_evidence(d, TT_DIFF_EV_NOTE, -1, (double)d->counts.stats_only, 0,
                            "%llu pairs hold no tensors (hash/stats-only records, e.g. legacy imports): compared by "
@@ -511,6 +538,7 @@ static double needed_atol(tt_reader *rd[2], const tt_diff_pair *p, double rtol, 
     for (int k = 0; k < 2; k++)
         if (diff_read_rows(rd[k], s[k], s[k]->row_begin, s[k]->row_count, &buf[k], &cap[k], err, sizeof err) != TT_OK)
             return -1;
+    diff_keep_common_columns(p, buf[0], buf[1], NULL, NULL); /* scores/probabilities of two context lengths */
     uint64_t n = p->m.elems;
     size_t el = tt_dtype_size(p->left.dtype), er = tt_dtype_size(p->right.dtype);
     double x[256], y[256], need = 0;

@@ -184,6 +184,77 @@ static int regions_fit(const tt_diff_side *a, const tt_diff_side *b, char *err, 
     return ok;
 }
 
+/* Attention scores and probabilities ([rows, heads, kv_len]). */
+static int is_score_point(const char *point)
+{
+    return point && (strcmp(point, "attn_scores") == 0 || strcmp(point, "attn_probs") == 0);
+}
+
+int diff_common_columns(const tt_diff_pair *p, uint64_t *outer, uint64_t *lcols, uint64_t *rcols)
+{
+    const tt_diff_side *a = &p->left, *b = &p->right;
+    if (!is_score_point(p->point) || !a->ndim || !b->ndim)
+        return 0;
+    int na, nb;
+    uint64_t sa[TT_MAX_DIMS], sb[TT_MAX_DIMS];
+    region_shape(a, &na, sa);
+    region_shape(b, &nb, sb);
+    uint64_t la = sa[na - 1], lb = sb[nb - 1];
+    if (la == lb || !la || !lb)
+        return 0;
+    /* the other dimensions, without those of size 1, must agree */
+    uint64_t ca[TT_MAX_DIMS], cb[TT_MAX_DIMS], o = 1;
+    int ka = 0, kb = 0;
+    for (int i = 0; i < na - 1; i++)
+        if (sa[i] != 1)
+            ca[ka++] = sa[i];
+    for (int i = 0; i < nb - 1; i++)
+        if (sb[i] != 1)
+            cb[kb++] = sb[i];
+    if (ka != kb)
+        return 0;
+    for (int i = 0; i < ka; i++) {
+        if (ca[i] != cb[i])
+            return 0;
+        o *= ca[i];
+    }
+    *outer = o;
+    *lcols = la;
+    *rcols = lb;
+    return 1;
+}
+
+/* Keeps the first `keep` of every `cols` elements of `outer` rows, packed at the front of buf. */
+static void keep_columns(uint8_t *buf, size_t esize, uint64_t outer, uint64_t cols, uint64_t keep)
+{
+    if (keep == cols)
+        return;
+    for (uint64_t o = 1; o < outer; o++)
+        memmove(buf + o * keep * esize, buf + o * cols * esize, (size_t)(keep * esize));
+}
+
+uint64_t diff_keep_common_columns(const tt_diff_pair *p, uint8_t *lbuf, uint8_t *rbuf, uint64_t *lcols,
+                                  uint64_t *keep)
+{
+    uint64_t outer, lc, rc;
+    if (!diff_common_columns(p, &outer, &lc, &rc))
+        return 0;
+    uint64_t k = lc < rc ? lc : rc;
+    keep_columns(lbuf, tt_dtype_size(p->left.dtype), outer, lc, k);
+    keep_columns(rbuf, tt_dtype_size(p->right.dtype), outer, rc, k);
+    if (lcols)
+        *lcols = lc;
+    if (keep)
+        *keep = k;
+    return outer * k;
+}
+
+/* An element index of a region packed to `keep` of its `cols` columns, in the unpacked region. */
+static uint64_t unpacked_index(uint64_t index, uint64_t cols, uint64_t keep)
+{
+    return keep && keep != cols ? index / keep * cols + index % keep : index;
+}
+
 static void set_coords(const tt_diff_side *s, uint64_t index, uint64_t *coord)
 {
     int nd;
@@ -394,6 +465,27 @@ static void take_sample(worker *w, tt_diff_pair *p, size_t n, double *sample_err
     }
 }
 
+/* Packs both sides' buffers to their common leading columns and takes the reference's RMS and the absolute
+ * tolerance from the columns compared (the record's statistics cover all of its columns, masked ones included). */
+static void crop_both(worker *w, tt_diff_pair *p)
+{
+    size_t n = (size_t)diff_keep_common_columns(p, w->buf[0], w->buf[1], NULL, NULL);
+    size_t es = tt_dtype_size(p->right.dtype), fin = 0;
+    double s2 = 0;
+    for (size_t i = 0; i < n; i += SAMPLE_MAX) {
+        size_t c = n - i < SAMPLE_MAX ? n - i : SAMPLE_MAX;
+        tt_to_f64(p->right.dtype, w->buf[1] + i * es, c, w->sy);
+        for (size_t k = 0; k < c; k++)
+            if (isfinite(w->sy[k])) {
+                s2 += w->sy[k] * w->sy[k];
+                fin++;
+            }
+    }
+    p->m.ref_rms = fin ? sqrt(s2 / (double)fin) : 0;
+    p->m.atol = p->m.atol_abs + p->m.atol_rms * p->m.ref_rms;
+    p->j.scale = p->m.ref_rms;
+}
+
 static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen, int *read_failed)
 {
     tt_diff *d = w->sh->d;
@@ -442,8 +534,16 @@ static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen, in
         p->j.error = NAN;
         return TT_OK;
     }
-    if (!regions_fit(l, r, err, errlen))
-        return TT_E_MISMATCH;
+    /* attention scores/probabilities over different context lengths: their common leading columns */
+    uint64_t outer = 0, lcols = 0, rcols = 0;
+    int crop = 0;
+    if (!regions_fit(l, r, err, errlen)) {
+        if (!diff_common_columns(p, &outer, &lcols, &rcols))
+            return TT_E_MISMATCH;
+        crop = 1;
+        err[0] = 0;
+    }
+    uint64_t keep = lcols < rcols ? lcols : rcols;
 
     uint64_t lwb = side_nbytes(l), rwb = side_nbytes(r);
     uint64_t lrb = row_bytes_of(l, lwb), rrb = row_bytes_of(r, rwb);
@@ -456,13 +556,14 @@ static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen, in
     double sample_error = NAN;
     /* Two whole f32/bf16 records with statistics and no NaN/Inf: their norms are the writer's l2 (double sums of
      * the same finite elements), so the kernel sums only <l,r>. Checked against the pass's own sums after it. */
-    if (lwhole && rwhole && l->dtype == r->dtype && (l->dtype == TT_F32 || l->dtype == TT_BF16) &&
+    if (!crop && lwhole && rwhole && l->dtype == r->dtype && (l->dtype == TT_F32 || l->dtype == TT_BF16) &&
         (l->flags & r->flags & TT_REC_HAS_STATS) && !l->stats.nan_count && !l->stats.inf_count &&
         !r->stats.nan_count && !r->stats.inf_count && isfinite(l->stats.l2) && isfinite(r->stats.l2))
         cmp_acc_use_stats(&acc, l->stats.l2, r->stats.l2);
     int rc;
     /* row slabs when both regions are large and have the same rows */
-    int slabs = (lbytes > d->o.slab_bytes || rbytes > d->o.slab_bytes) && l->ndim && r->ndim &&
+    size_t ncmp = crop ? (size_t)(outer * keep) : (size_t)(lbytes / le); /* elements compared (not in slabs) */
+    int slabs = !crop && (lbytes > d->o.slab_bytes || rbytes > d->o.slab_bytes) && l->ndim && r->ndim &&
                 l->row_count == r->row_count && lrb / le == rrb / re && lrb && rrb;
     for (int pass = 0;; pass++) {
         if (slabs) {
@@ -487,10 +588,11 @@ static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen, in
                     *read_failed = 1;
                     return rc;
                 }
-                take_sample(w, p, (size_t)(lbytes / le), &sample_error);
+                if (crop)
+                    crop_both(w, p);
+                take_sample(w, p, ncmp, &sample_error);
             }
-            cmp_block(&acc, l->dtype, w->buf[0], r->dtype, w->buf[1], (size_t)(lbytes / le), 0, p->m.rtol,
-                      p->m.atol);
+            cmp_block(&acc, l->dtype, w->buf[0], r->dtype, w->buf[1], ncmp, 0, p->m.rtol, p->m.atol);
         }
         if (cmp_stats_consistent(&acc))
             break;
@@ -501,6 +603,8 @@ static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen, in
     }
     atomic_fetch_add(&w->sh->bytes, lbytes + rbytes);
     cmp_finish(&acc, &p->m);
+    if (crop)
+        p->m.max_abs_index = unpacked_index(p->m.max_abs_index, lcols, keep);
     set_coords(l, p->m.max_abs_index, p->m.max_abs_coord);
     diff_split_rank(p);
     p->flags |= TT_DIFF_PAIR_COMPARED;
@@ -510,7 +614,8 @@ static int compare_pair(worker *w, tt_diff_pair *p, char *err, size_t errlen, in
         nf->inf = acc.inf[s];
         nf->neg_inf = acc.neg_inf[s];
         nf->neg_inf_agree = acc.neg_inf_agree;
-        nf->first = acc.first[s];
+        nf->first = acc.first[s] >= 0 && crop ? (int64_t)unpacked_index((uint64_t)acc.first[s], lcols, keep)
+                                              : acc.first[s];
         nf->first_value = acc.first_value[s];
         if (nf->first >= 0) {
             set_coords(l, (uint64_t)nf->first, nf->first_coord);
@@ -700,11 +805,15 @@ int diff_detail(tt_diff *d, const tt_diff_pair *p, tt_diff_failure *f)
     size_t le = tt_dtype_size(l->dtype);
     uint64_t lrb = row_bytes_of(l, side_nbytes(l));
     uint64_t per = l->ndim && lrb ? d->o.slab_bytes / lrb : 0;
-    if (!l->ndim || !rs->ndim || l->row_count != rs->row_count || !per) {
+    uint64_t outer = 0, lcols = 0, rcols = 0, keep = 0;
+    int crop = diff_common_columns(p, &outer, &lcols, &rcols);
+    if (crop || !l->ndim || !rs->ndim || l->row_count != rs->row_count || !per) {
         if ((rc = diff_read_rows(r[0], l, l->row_begin, l->row_count, &buf[0], &cap[0], err, sizeof err)) != TT_OK ||
             (rc = diff_read_rows(r[1], rs, rs->row_begin, rs->row_count, &buf[1], &cap[1], err, sizeof err)) != TT_OK)
             goto done;
         uint64_t bytes = l->ndim ? l->row_count * lrb : side_nbytes(l);
+        if (crop)
+            bytes = diff_keep_common_columns(p, buf[0], buf[1], &lcols, &keep) * le;
         detail_block(&acc, l->dtype, buf[0], rs->dtype, buf[1], (size_t)(bytes / le), 0);
     } else {
         for (uint64_t k = 0; k < l->row_count; k += per) {
@@ -716,8 +825,10 @@ int diff_detail(tt_diff *d, const tt_diff_pair *p, tt_diff_failure *f)
         }
     }
     detail_finish(&acc);
-    for (uint32_t i = 0; i < acc.n; i++)
+    for (uint32_t i = 0; i < acc.n; i++) {
+        acc.heap[i].index = unpacked_index(acc.heap[i].index, lcols, keep);
         set_coords(l, acc.heap[i].index, acc.heap[i].coord);
+    }
     memcpy(f->hist_edges, acc.edges, sizeof f->hist_edges);
     memcpy(f->hist_counts, acc.counts, sizeof f->hist_counts);
     f->nworst = acc.n;

@@ -62,6 +62,17 @@ void detail_finish(detail_acc *d); /* sorts worst first */
 /* ULP distance, exposed for the tests through the library's internal symbols. */
 double diff_ulp_distance(tt_dtype dt, const void *a, const void *b);
 
+/* Attention scores and probabilities ([rows, heads, kv_len]) over two context lengths (a prefill row against a
+ * decode step over a longer context) are compared over their common leading columns. 1 when p is such a pair:
+ * attn_scores or attn_probs whose compared regions agree but for their last dimension (dimensions of size 1
+ * dropped); then outer = the product of the other dimensions, lcols / rcols = each side's columns. */
+int diff_common_columns(const tt_diff_pair *p, uint64_t *outer, uint64_t *lcols, uint64_t *rcols);
+/* For such a pair, packs both sides' regions (read whole into lbuf, rbuf) to their common leading columns and
+ * returns the elements left (0 for any other pair, the buffers untouched); lcols / keep (may be NULL): the left
+ * side's columns and the columns kept, to map an element index back (index / keep * lcols + index % keep). */
+uint64_t diff_keep_common_columns(const tt_diff_pair *p, uint8_t *lbuf, uint8_t *rbuf, uint64_t *lcols,
+                                  uint64_t *keep);
+
 /* Compares every pair (threads); fills each pair's metrics and its numeric verdict by tolerance. */
 int diff_compare_all(tt_diff *d);
 /* The detail pass of one pair: histogram and worst elements into f. */

@@ -3,8 +3,8 @@
 engines with a known bug (must be found at the bug's true layer and point).
 
   tests/accuracy/confusion.py --md DIFF-ACCURACY.md                  # the whole table (a few minutes)
-  tests/accuracy/confusion.py --quick --check                         # the ctest subset: exit 1 unless every
-                                                                      # must-reach property holds
+  tests/accuracy/confusion.py --quick --check                         # the ctest subset: exit 1 unless the
+                                                                      # regression guard holds (below)
   tests/accuracy/confusion.py --tracediff before=OLD/tracediff --tracediff after=NEW/tracediff --md T.md
 
 Ground truth (README.md in this folder):
@@ -14,7 +14,9 @@ Ground truth (README.md in this folder):
   synth     synthetic pairs (synth.py): drift growing over 12 layers, two files, numeric mode
 A correct run counts as a false alarm when the verdict is MISMATCH; any verdict but IDENTICAL / STRUCTURAL_DRIFT
 fails the --check. A bug run is "at truth" when the verdict is MISMATCH and the first failure is the bug's true
-(layer, point), "elsewhere" when MISMATCH with another first failure, "missed" otherwise.
+(layer, point), "elsewhere" when MISMATCH with another first failure, "missed" otherwise. The table and the
+"unmet" lines count every run (the issue's rule); --check's regression guard leaves out the bug runs below drift
+(BELOW_DRIFT below).
 
 Exit 0 ok, 1 --check found a must-reach property unmet, 2 usage or setup error (a binary missing).
 """
@@ -38,10 +40,13 @@ CONTEXTS = (16, 64, 200, 640, 2048)
 DTYPES = ("f32", "bf16")
 QUICK_SEEDS, QUICK_CONTEXTS = (1, 2), (16, 200, 640)
 TINYLM_PROMPTS = "p0_short,p6_len_16,p6_len_32,p7_len_100"
-# A bug run whose relative L2 error at the true place is at most this many times the correct engine's there (same
-# source, seed, dtype, context and traced points) cannot be told from drift at that place by any judgement: it is
-# counted apart ("below drift") and left out of the 95 % requirement. Not applied to the cache points, whose prefix
-# rows a kv_aligned diff checks bitwise whatever the size of the change.
+# The issue's must-reach rule counts every run. The regression guard of --check (what ctest asserts) leaves out the
+# bug runs whose relative L2 error at the true place is at most BELOW_DRIFT times the correct engine's there (same
+# source, seed, dtype, context and traced points): "below drift". Not applied to the cache points, whose prefix rows
+# a kv_aligned diff checks bitwise whatever the size of the change. Every bug run of the reference engine and tinylm
+# also gets the bug's own effect at its true place: the bug's trace against the correct engine's, phase for phase
+# (the same kernels on both sides, so no drift), over the correct engine's drift there: below 1, the bug moves that
+# stage less than the rounding of a correct run does.
 BELOW_DRIFT = 2.0
 
 # tinylm's bugs and where they start (samples/tinylm/README.md, "Bug switches", with the reasons there).
@@ -65,6 +70,8 @@ class Case:
     files: list = field(default_factory=list)
     mode: str = "kv_aligned"
     below_drift: bool = False  # the bug's error at its true place is within BELOW_DRIFT x the correct engine's
+    effect: float = None       # the bug's own effect at its true place (rel. L2, bug's trace vs the correct one's)
+    drift: float = None        # the correct engine's rel. L2 error there (its prefill_last vs decode0)
 
     def row(self):
         return f"{self.source}\t{self.name}\t{self.seed}\t{self.dtype}\t{self.ctx}"
@@ -151,8 +158,6 @@ def run_tracediff(tracediff, case, jpath):
 
 
 def classify(case, verdict, where):
-    if case.below_drift:
-        return "below_drift"
     if case.truth is None:
         if verdict == "MISMATCH":
             return "false_mismatch"
@@ -173,28 +178,43 @@ def job(args):
         cases = tinylm_cases(*params, out, tinylm)
     else:
         cases = synth_cases(*params, out)
-    res, correct_json = [], {}
+    res, correct_json, correct_file = [], {}, {}
     for c in cases:
         per = {}
         for i, (label, td) in enumerate(tracediffs):
             v, where, cause, err, d = run_tracediff(td, c, c.files[0] + f".{label}.json")
             if i == 0 and c.truth is None:
                 correct_json[c.mode] = d  # each job writes its correct engine before its bugs
+                correct_file[c.mode] = c.files[0]
             base = correct_json.get(c.mode)
-            # (cache points are judged by the bitwise prefix check, not by their size)
-            if (i == 0 and c.truth and c.source != "synth" and c.truth[1] not in ("k_cache", "v_cache")
-                    and base is not None and err is not None):
-                drift = truth_error(base, c.truth)
-                c.below_drift = drift is not None and err <= BELOW_DRIFT * drift
+            if i == 0 and c.truth and c.source != "synth" and base is not None:
+                c.drift = truth_error(base, c.truth)
+                c.effect = own_effect(td, c, correct_file[c.mode])
+                # (cache points are judged by the bitwise prefix check, not by their size)
+                if c.truth[1] not in ("k_cache", "v_cache") and err is not None:
+                    c.below_drift = c.drift is not None and err <= BELOW_DRIFT * c.drift
             per[label] = (v, where, cause, classify(c, v, where), err)
         res.append((c, per))
-        if not keep:
+    if not keep:
+        for c in cases:
             for p in c.files:
                 os.remove(p)
-                for label, _ in tracediffs:
+                for label in [lab for lab, _ in tracediffs] + ["effect"]:
                     if os.path.exists(p + f".{label}.json"):
                         os.remove(p + f".{label}.json")
     return res
+
+
+def own_effect(tracediff, case, correct):
+    """The bug's own effect at its true place: the largest rel. L2 error there of the bug's trace against the
+    correct engine's (CORRECT), phase for phase; None when it cannot be measured."""
+    jpath = case.files[0] + ".effect.json"
+    subprocess.run([tracediff, case.files[0], correct, "--json", jpath, "-q", "-f"], capture_output=True, text=True)
+    try:
+        with open(jpath) as f:
+            return truth_error(json.load(f), case.truth)
+    except (OSError, ValueError):
+        return None
 
 
 def plan(quick, out, tracediffs, tinylm, keep):
@@ -230,9 +250,14 @@ def summarise(results, labels):
         errs = [per[lab][4] for lab in labels if per[lab][4] is not None]
         if errs:
             r.setdefault("errs", []).append(errs[0])
+        r["below_drift"] = r.get("below_drift", 0) + c.below_drift
+        if c.effect is not None and c.drift is not None and (c.drift or c.effect):
+            r.setdefault("snr", []).append(c.effect / c.drift if c.drift else float("inf"))
         for label in labels:
             v, where, cause, cls, _ = per[label]
             r.setdefault(label, collections.Counter())[cls] += 1
+            if not c.below_drift:
+                r[label]["guard_" + cls] += 1
             if cls in ("elsewhere", "false_mismatch"):
                 r.setdefault(label + "/where", collections.Counter())[f"{fmt_where(where)} ({cause})"] += 1
             if cls in ("missed", "no_verdict"):
@@ -251,9 +276,18 @@ def markdown(rows, labels, cmd, seconds, ncases, commit, jobs):
            "Ground truth and method: `tests/accuracy/README.md`. Produced by", "", "```sh", cmd, "```", "",
            f"{ncases} runs at commit {commit}; traces generated and diffed in {seconds:.0f} s ({jobs} worker processes). "
            "Columns per tracediff build: " + ", ".join(f"**{lab}** (`{path}`)" for lab, path in labels) + ".", "",
-           "## Must reach", ""]
+           "## Must reach", "",
+           "By the issue's rule: every run counts (0 false MISMATCH over the correct runs; every bug at its true "
+           "(layer, point) in >= 95 % of its runs, per dtype).", ""]
     for lab, _ in labels:
         fails = check(rows, lab)
+        out.append(f"**{lab}**: " + ("every property holds." if not fails else f"{len(fails)} unmet:"))
+        out += [f"- {f}" for f in fails] + [""]
+    out += [f"The regression guard `--check` asserts (ctest `accuracy_confusion`, on the quick subset) leaves out "
+            f"the bug runs below drift (error at the true place at most {BELOW_DRIFT:g} x the correct engine's "
+            "there; column \"below drift\" below):", ""]
+    for lab, _ in labels:
+        fails = check(rows, lab, guard=True)
         out.append(f"**{lab}**: " + ("every property holds." if not fails else f"{len(fails)} unmet:"))
         out += [f"- {f}" for f in fails] + [""]
     out += [
@@ -277,28 +311,34 @@ def markdown(rows, labels, cmd, seconds, ncases, commit, jobs):
     out.append("| **all** | | | | **%d** | " % totals[labels[0][0] + "/runs"] +
                " | ".join(f"**{totals[lab]}** | " for lab, _ in labels) + " |")
     out += ["", "## Bugs: found at the true (layer, point) (must be >= 95 %), elsewhere, missed", "",
-            f"Below drift: runs whose relative L2 error at the true place is at most {BELOW_DRIFT:g} x the correct "
-            "engine's there (same seed, dtype, context, traced points); no judgement can place them, so they are "
-            "left out of the percentages and of the must-reach check.", "",
-            "| source | bug | dtype | true place | rel. L2 there: median (min) | runs | " +
-            "below drift | " +
+            "Percentages over every run. Bug's own effect: the bug's trace against the correct engine's, phase for "
+            "phase, at the true place (the same kernels on both sides: the bug alone), over the correct engine's "
+            "drift there (its prefill_last against decode0); below 1, the bug moves that stage less than the "
+            "rounding of a correct run does. "
+            f"Below drift: the run's error at the true place is at most {BELOW_DRIFT:g} x the correct engine's "
+            "(left out by `--check` only).", "",
+            "| source | bug | dtype | true place | rel. L2 there: median (min) | bug's own effect / drift: median "
+            "(min) | runs | own effect < drift | below drift | " +
             " | ".join(f"{lab}: at truth | {lab}: elsewhere | {lab}: missed | {lab}: where instead"
                        for lab, _ in labels) + " |",
-            "|---|---|---|---|---|---|---|" + "---|---|---|---|" * len(labels)]
+            "|---|---|---|---|---|---|---|---|---|" + "---|---|---|---|" * len(labels)]
     for (source, name, truth, dtype), r in order:
         if truth is None:
             continue
         cells = []
         for lab, _ in labels:
             c = r[lab]
-            n = r["runs"] - c["below_drift"]
+            n = r["runs"]
             pct = f"{100 * c['at_truth'] / n:.0f} %" if n else "-"
             cells += [f"{c['at_truth']} ({pct})", str(c["elsewhere"]), str(c["missed"]),
                       top(r.get(lab + "/where", collections.Counter()))]
         e = sorted(r.get("errs", []))
         size = f"{e[len(e) // 2]:.2g} ({e[0]:.2g})" if e else "-"
-        below = r[labels[0][0]]["below_drift"]
-        out.append(f"| {source} | {name} | {dtype} | {truth[1]} L{truth[0]} | {size} | {r['runs']} | {below} | " +
+        q = sorted(r.get("snr", []))
+        snr = f"{q[len(q) // 2]:.2g} ({q[0]:.2g})" if q else "-"
+        weak = sum(x < 1 for x in q) if q else "-"
+        out.append(f"| {source} | {name} | {dtype} | {truth[1]} L{truth[0]} | {size} | {snr} | {r['runs']} | {weak} | "
+                   f"{r['below_drift']} | " +
                    " | ".join(cells) + " |")
     out += ["", "Why each place is the true one:", ""]
     seen = set()
@@ -321,8 +361,9 @@ def ctx_list(s):
         return ", ".join(sorted(s))
 
 
-def check(rows, label):
-    """The must-reach properties for one tracediff; returns the list of those unmet."""
+def check(rows, label, guard=False):
+    """The must-reach properties for one tracediff; returns the list of those unmet. guard: the regression guard,
+    which leaves out the bug runs below drift."""
     fails = []
     for (source, name, truth, dtype), r in rows.items():
         c = r[label]
@@ -332,11 +373,17 @@ def check(rows, label):
             if bad:
                 fails.append(f"{source} {name}: {bad} of {r['runs']} correct runs not passed "
                              f"({top(r.get(label + '/where', collections.Counter()), 3)})")
-        elif c["at_truth"] < 0.95 * (r["runs"] - c["below_drift"]):
-            fails.append(f"{source} {name}: at {truth[1]} L{truth[0]} in {c['at_truth']} of "
-                         f"{r['runs'] - c['below_drift']} runs "
-                         f"(elsewhere {c['elsewhere']}, missed {c['missed']}: "
-                         f"{top(r.get(label + '/where', collections.Counter()), 3)})")
+            continue
+        g = "guard_" if guard else ""
+        n = r["runs"] - (r["below_drift"] if guard else 0)
+        if c[g + "at_truth"] < 0.95 * n:
+            q = r.get("snr", [])
+            weak = (f"; the bug's own effect there is below the correct engine's drift in {sum(x < 1 for x in q)} "
+                    f"of {len(q)} runs") if q and not guard else ""
+            where = "" if guard else f": {top(r.get(label + '/where', collections.Counter()), 3)}"
+            fails.append(f"{source} {name}: at {truth[1]} L{truth[0]} in {c[g + 'at_truth']} of {n} runs"
+                         f"{' not below drift' if guard else ''} (elsewhere {c[g + 'elsewhere']}, missed "
+                         f"{c[g + 'missed']}{where}){weak}")
     return fails
 
 
@@ -401,10 +448,12 @@ def main():
         at = sum(r[lab]["at_truth"] for k, r in rows.items() if k[2] is not None)
         print(f"{lab}: {correct} correct runs, {false} not passed; {bugs} bug runs, {at} found at the true place "
               f"({seconds:.0f} s)")
+        for f in check(rows, lab):
+            print(f"  unmet by the issue's rule (every run counts): {f}")
         if a.check:
-            fails = check(rows, lab)
+            fails = check(rows, lab, guard=True)
             for f in fails:
-                print(f"  UNMET: {f}")
+                print(f"  UNMET (regression guard, runs below drift left out): {f}")
             if fails:
                 status = 1
     return status

@@ -442,6 +442,33 @@ static void test_pairing(void)
 
 /* ---- row alignment ------------------------------------------------------------------------------------------ */
 
+/* One decode-step record of prompt "p", layer 0, at position pos (token 100 + pos), one row. */
+static void put_step(tt_writer *w, const char *phase, int step, const char *point, int pos, int ndim,
+                     const uint64_t *shape, const float *data)
+{
+    tt_key k = TT_KEY_INIT;
+    k.prompt_id = "p";
+    k.phase = phase;
+    k.point = point;
+    k.layer = 0;
+    k.step = step;
+    k.token_id = 100 + pos;
+    k.logical_tok_idx = pos;
+    k.pos_id = pos;
+    k.rows = 1;
+    CHECK_STATUS(tt_put(w, &k, TT_F32, ndim, shape, data), TT_OK);
+}
+
+/* FILE's phase=prefill against RIGHT_PHASE, aligned by position; its counts into c. */
+static tt_diff *run_aligned(const char *file, const char *right_phase, tt_diff_counts *c)
+{
+    tt_diff_options o = TT_DIFF_OPTIONS_INIT;
+    o.align = TT_DIFF_ALIGN_POS;
+    tt_diff *d = run(file, "phase=prefill", NULL, right_phase, &o, TT_OK);
+    tt_diff_counts_get(d, c);
+    return d;
+}
+
 static void test_align(void)
 {
     /* a full prefill [4, 3] at pos 0 and decode steps at positions 2 and 3 */
@@ -450,29 +477,16 @@ static void test_align(void)
         full[i] = (float)i * 0.25f;
     const uint64_t s43[2] = {4, 3}, s13[2] = {1, 3};
     tt_writer *w = open_w("align.tt");
-    tt_key k = TT_KEY_INIT;
     put(w, "p", "prefill", "attn_out", 0, 0, 4, TT_F32, 2, s43, full);
     for (int pos = 2; pos < 4; pos++) {
         memcpy(row, full + 3 * pos, sizeof row);
         if (pos == 3)
             row[1] += 1.0f; /* a bug at position 3 */
-        k.prompt_id = "p";
-        k.phase = "decode0";
-        k.point = "attn_out";
-        k.layer = 0;
-        k.step = 1;
-        k.token_id = 100 + pos;
-        k.logical_tok_idx = pos;
-        k.pos_id = pos;
-        k.rows = 1;
-        CHECK_STATUS(tt_put(w, &k, TT_F32, 2, s13, row), TT_OK);
+        put_step(w, "decode0", 1, "attn_out", pos, 2, s13, row);
     }
     close_w(w);
-    tt_diff_options o = TT_DIFF_OPTIONS_INIT;
-    o.align = TT_DIFF_ALIGN_POS;
-    tt_diff *d = run("align.tt", "phase=prefill", NULL, "phase=decode0", &o, TT_OK);
     tt_diff_counts c;
-    tt_diff_counts_get(d, &c);
+    tt_diff *d = run_aligned("align.tt", "phase=decode0", &c);
     CHECK_EQ_U64(c.pairs, 2);
     CHECK_EQ_U64(c.match, 1);
     CHECK_EQ_U64(c.mismatch, 1);
@@ -489,8 +503,97 @@ static void test_align(void)
     }
     tt_diff_free(d);
     /* without alignment nothing pairs: an input error */
-    o.align = TT_DIFF_ALIGN_NONE;
+    tt_diff_options o = TT_DIFF_OPTIONS_INIT;
     d = run("align.tt", "phase=prefill", NULL, "phase=decode0", &o, TT_E_MISMATCH);
+    tt_diff_free(d);
+}
+
+/* Attention scores/probabilities of a prefill row (n columns, those past its position masked) against decode steps
+ * over their own, shorter contexts: compared over the common leading columns, said in a note; a difference in those
+ * columns is found at its place, in the prefill record's coordinates. */
+static void test_common_columns(void)
+{
+    enum { N = 6, H = 2 };
+    float scores[N * H * N], probs[N * H * N], drow[H * N], prow[H * N];
+    for (int i = 0; i < N; i++)
+        for (int h = 0; h < H; h++) {
+            float sum = 0;
+            for (int j = 0; j < N; j++) {
+                float s = j <= i ? 0.1f * (float)((i * 7 + h * 3 + j * 5) % 11) : -INFINITY;
+                scores[(i * H + h) * N + j] = s;
+                probs[(i * H + h) * N + j] = j <= i ? expf(s) : 0.0f;
+                sum += j <= i ? expf(s) : 0.0f;
+            }
+            for (int j = 0; j < N; j++)
+                probs[(i * H + h) * N + j] /= sum;
+        }
+    const uint64_t sfull[3] = {N, H, N};
+    tt_writer *w = open_w("columns.tt");
+    put(w, "p", "prefill", "attn_scores", 0, 0, N, TT_F32, 3, sfull, scores);
+    put(w, "p", "prefill", "attn_probs", 0, 0, N, TT_F32, 3, sfull, probs);
+    for (int pos = 3; pos < N; pos++) { /* three decode steps at positions 3, 4, 5: pos + 1 keys each */
+        const uint64_t srow[3] = {1, H, (uint64_t)pos + 1};
+        for (int h = 0; h < H; h++)
+            for (int j = 0; j <= pos; j++) {
+                drow[h * (pos + 1) + j] = scores[(pos * H + h) * N + j];
+                prow[h * (pos + 1) + j] = probs[(pos * H + h) * N + j];
+            }
+        if (pos == 4)
+            prow[1 * (pos + 1) + 2] += 0.25f; /* a wrong probability at position 4, head 1, key 2 */
+        put_step(w, "decode", pos, "attn_scores", pos, 3, srow, drow);
+        put_step(w, "decode", pos, "attn_probs", pos, 3, srow, prow);
+    }
+    close_w(w);
+    tt_diff_counts c;
+    tt_diff *d = run_aligned("columns.tt", "phase=decode", &c);
+    CHECK_EQ_U64(c.pairs, 6);
+    CHECK_EQ_U64(c.errors, 0); /* none "not comparable" */
+    CHECK_EQ_U64(c.mismatch, 1);
+    for (uint64_t i = 0; i < tt_diff_pair_count(d); i++) {
+        const tt_diff_pair *p = tt_diff_pair_at(d, i);
+        CHECK(p->flags & TT_DIFF_PAIR_COMPARED);
+        /* scores: equal over the common columns, -inf both sides where masked in neither: bitwise */
+        if (strcmp(p->point, "attn_scores") == 0)
+            CHECK_EQ_INT(p->numeric_verdict, TT_DIFF_MATCH);
+        if (strcmp(p->point, "attn_probs") == 0)
+            CHECK_EQ_U64(p->m.elems, (uint64_t)H * (p->right.shape[2]));
+    }
+    const tt_diff_failure *f = tt_diff_first_failure(d);
+    CHECK(f != NULL);
+    if (f) {
+        const tt_diff_pair *p = tt_diff_pair_at(d, (uint64_t)f->pair);
+        CHECK_EQ_STR(p->point, "attn_probs");
+        CHECK_EQ_U64(p->left.row_begin, 4);
+        CHECK_EQ_U64(p->m.max_abs_coord[0], 4); /* in the prefill record's coordinates: row 4, head 1, key 2 */
+        CHECK_EQ_U64(p->m.max_abs_coord[1], 1);
+        CHECK_EQ_U64(p->m.max_abs_coord[2], 2);
+        CHECK(f->nworst > 0 && f->worst[0].coord[1] == 1 && f->worst[0].coord[2] == 2);
+    }
+    int noted = 0;
+    for (uint64_t i = 0; i < tt_diff_evidence_count(d); i++) {
+        const tt_diff_evidence *e = tt_diff_evidence_at(d, i);
+        /* four pairs (positions 3 and 4) have fewer columns than the prefill rows; position 5 has as many */
+        if (e->kind == TT_DIFF_EV_NOTE && strstr(e->text, "common leading 4 columns") && e->a == 4)
+            noted = 1;
+    }
+    CHECK(noted);
+    /* calibration reads the pairs again, over the same columns: the scores, equal there, must stay exact */
+    tt_diff_tols *t = NULL;
+    char *text = NULL;
+    CHECK_STATUS(tt_diff_calibrate(d, 4, &t), TT_OK);
+    CHECK_STATUS(tt_diff_tols_format(t, &text), TT_OK);
+    const char *line = text ? strstr(text, "\nattn_scores") : NULL;
+    CHECK(line != NULL);
+    if (line) {
+        const char *end = strchr(line + 1, '\n');
+        char buf[128];
+        snprintf(buf, sizeof buf, "%.*s", end ? (int)(end - line - 1) : 100, line + 1);
+        if (!strstr(buf, " 0rms"))
+            fprintf(stderr, "calibrated: '%s'\n", buf);
+        CHECK(strstr(buf, " 0rms") != NULL);
+    }
+    free(text);
+    tt_diff_tols_free(t);
     tt_diff_free(d);
 }
 
@@ -610,6 +713,7 @@ int main(int argc, char **argv)
     test_metrics();
     test_pairing();
     test_align();
+    test_common_columns();
     test_legacy();
     return tt_test_exit();
 }
