@@ -65,6 +65,7 @@ struct tt_writer {
     tt_on_full on_full;
     int zstd_level;
     tt_shuffle shuffle;
+    tt_payload_filter payload_filter;
     uint32_t chunk_bytes, batch_records, flush_ms;
     /* filters: NULL/empty = all */
     int has_layers, layers_strict;

@@ -29,6 +29,9 @@ typedef struct bench_opts {
     uint32_t threads;
     int level;
     tt_shuffle shuffle;
+    tt_payload_filter filter;
+    int compare_shuffle; /* each round also writes and reads with filter shuffle (the format 1.0 path) */
+    const char *points;  /* --points FILE: re-encode a trace's tensors both ways, a table per point */
     uint32_t chunk;      /* 0 = library default */
     uint64_t inflight;   /* 0 = library default */
     tt_mode mode;
@@ -65,6 +68,13 @@ typedef struct bench_result {
     tt_writer_counters counters;
     double read_s;            /* < 0: not measured (modes without payload) */
     double read_runs[BENCH_MAX_REPEAT];
+    double read_cpu_s, read_cpu_runs[BENCH_MAX_REPEAT];
+    /* --compare-shuffle: the same rounds with filter shuffle */
+    int base_done;
+    uint64_t base_file_bytes;
+    double base_write_s, base_write_cpu_s, base_read_s, base_read_cpu_s;
+    double base_write_runs[BENCH_MAX_REPEAT], base_write_cpu_runs[BENCH_MAX_REPEAT];
+    double base_read_runs[BENCH_MAX_REPEAT], base_read_cpu_runs[BENCH_MAX_REPEAT];
     uint64_t read_records;
     int verified;             /* every tensor (or hash) checked equal, in every round */
     uint64_t mismatches;

@@ -44,6 +44,10 @@ static const char usage_text[] =
     "  --threads N        worker threads (default min(4, CPUs))\n"
     "  --level N          zstd level, -7..22 (default 1)\n"
     "  --shuffle auto|on|off   byte shuffle filter (default auto)\n"
+    "  --filter auto|float|shuffle|none|float-fast  payload filter (default auto: FLOAT for float chunks\n"
+    "                     without repeats; float-fast: its exponent-only, raw-mantissa form)\n"
+    "  --compare-shuffle  each round also writes and reads with --filter shuffle (the format 1.0 path) and\n"
+    "                     reports it alongside\n"
     "  --chunk SIZE       raw bytes per payload frame (default: the library's, 4 MiB)\n"
     "  --inflight SIZE    bound on bytes in flight (default: the library's, 256 MiB)\n"
     "  --mode full|stats|hash  capture mode (default full)\n"
@@ -73,7 +77,8 @@ static const char usage_text[] =
 enum {
     OPT_SIZE = 256, OPT_DTYPE, OPT_TOKENS, OPT_HIDDEN, OPT_POOL, OPT_OUTLIERS, OPT_SEED, OPT_THREADS, OPT_LEVEL,
     OPT_SHUFFLE, OPT_CHUNK, OPT_INFLIGHT, OPT_MODE, OPT_OUT, OPT_KEEP, OPT_SAVE_RAW, OPT_COMPARE_ZSTD,
-    OPT_COLD_READ, OPT_OPEN_BENCH, OPT_RECORDS, OPT_SMALL, OPT_RUNS, OPT_REPEAT, OPT_JSON
+    OPT_COLD_READ, OPT_OPEN_BENCH, OPT_RECORDS, OPT_SMALL, OPT_RUNS, OPT_REPEAT, OPT_JSON, OPT_FILTER,
+    OPT_COMPARE_SHUFFLE, OPT_POINTS
 };
 
 static const struct option long_opts[] = {
@@ -87,6 +92,9 @@ static const struct option long_opts[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"level", required_argument, NULL, OPT_LEVEL},
     {"shuffle", required_argument, NULL, OPT_SHUFFLE},
+    {"filter", required_argument, NULL, OPT_FILTER},
+    {"compare-shuffle", no_argument, NULL, OPT_COMPARE_SHUFFLE},
+    {"points", required_argument, NULL, OPT_POINTS},
     {"chunk", required_argument, NULL, OPT_CHUNK},
     {"inflight", required_argument, NULL, OPT_INFLIGHT},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -108,6 +116,7 @@ static const struct option long_opts[] = {
 };
 
 static const char *const shuffle_names[] = {"auto", "on", "off"};
+static const char *const filter_names[] = {"auto", "float", "shuffle", "none", "float-fast"};
 static const char *const mode_names[] = {"default", "full", "stats", "hash", "off"};
 
 static int parse_choice(const char *opt, const char *text, const char *const *names, int n, int first)
@@ -116,7 +125,7 @@ static int parse_choice(const char *opt, const char *text, const char *const *na
         if (strcmp(text, names[i]) == 0)
             return i;
     cli_die(CLI_EXIT_USAGE, "option %s: '%s' is not one of %s", opt, text,
-            names == shuffle_names ? "auto|on|off" : "full|stats|hash");
+            names == shuffle_names ? "auto|on|off" : names == filter_names ? "auto|float|shuffle|none|float-fast" : "full|stats|hash");
 }
 
 static uint32_t default_threads(void)
@@ -161,6 +170,9 @@ static void parse_args(int argc, char **argv, bench_opts *o)
         case OPT_THREADS: o->threads = (uint32_t)cli_parse_u64("--threads", a, 1, 256); break;
         case OPT_LEVEL: o->level = (int)cli_parse_i64("--level", a, -7, 22); break;
         case OPT_SHUFFLE: o->shuffle = (tt_shuffle)parse_choice("--shuffle", a, shuffle_names, 3, 0); break;
+        case OPT_FILTER: o->filter = (tt_payload_filter)parse_choice("--filter", a, filter_names, 5, 0); break;
+        case OPT_COMPARE_SHUFFLE: o->compare_shuffle = 1; break;
+        case OPT_POINTS: o->points = a; break;
         case OPT_CHUNK: {
             uint64_t v = cli_parse_size("--chunk", a);
             if (v < 4096 || v > ((uint64_t)64 << 20) || v % 16)
@@ -301,6 +313,7 @@ static void common_json(json_out *j, const bench_opts *o, const char *bench, con
     j_u64(j, "threads", o->threads);
     j_num(j, "level", o->level, 0);
     j_str(j, "shuffle", shuffle_names[o->shuffle]);
+    j_str(j, "filter", filter_names[o->filter]);
     j_u64(j, "chunk_bytes", eff_chunk(o));
     j_u64(j, "inflight_bytes", eff_inflight(o));
     j_str(j, "mode", mode_names[o->mode]);
@@ -330,7 +343,24 @@ static void print_throughput_json(const bench_opts *o, const bench_result *r, co
     j_num(&j, "write_gbps", gbps(r->total_bytes, r->write_s), 4);
     j_u64(&j, "rounds", r->rounds);
     j_gbps_runs(&j, "write_gbps_runs", r->total_bytes, r->write_runs, r->rounds);
+    double gib = (double)r->total_bytes / (1024.0 * 1024.0 * 1024.0);
+    j_num(&j, "write_cpu_s_per_gib", gib > 0 ? r->write_cpu_s / gib : NAN, 3);
     j_num(&j, "read_s", r->read_s >= 0 ? r->read_s : NAN, 3);
+    j_num(&j, "read_cpu_s", r->read_s >= 0 ? r->read_cpu_s : NAN, 3);
+    j_num(&j, "read_cpu_s_per_gib", r->read_s >= 0 && gib > 0 ? r->read_cpu_s / gib : NAN, 3);
+    if (r->read_s >= 0)
+        j_runs(&j, "read_cpu_s_runs", r->read_cpu_runs, r->rounds);
+    if (r->base_done) {
+        j_num(&j, "shuffle_ratio", ratio(r->total_bytes, r->base_file_bytes), 4);
+        j_num(&j, "shuffle_write_s", r->base_write_s, 3);
+        j_num(&j, "shuffle_write_cpu_s_per_gib", r->base_write_cpu_s / gib, 3);
+        j_runs(&j, "shuffle_write_cpu_s_runs", r->base_write_cpu_runs, r->rounds);
+        j_num(&j, "shuffle_read_s", r->base_read_s, 3);
+        j_num(&j, "shuffle_read_cpu_s_per_gib", r->base_read_cpu_s / gib, 3);
+        j_runs(&j, "shuffle_read_cpu_s_runs", r->base_read_cpu_runs, r->rounds);
+        j_num(&j, "write_cpu_vs_shuffle", r->write_cpu_s / r->base_write_cpu_s, 3);
+        j_num(&j, "read_cpu_vs_shuffle", r->read_cpu_s / r->base_read_cpu_s, 3);
+    }
     j_num(&j, "read_gbps", r->read_s >= 0 ? gbps(r->total_bytes, r->read_s) : NAN, 4);
     if (r->read_s >= 0)
         j_gbps_runs(&j, "read_gbps_runs", r->total_bytes, r->read_runs, r->rounds);
@@ -371,8 +401,9 @@ static void print_throughput_text(const bench_opts *o, const bench_result *r, co
            tt_dtype_name(o->dtype), (unsigned long long)o->tokens, (unsigned long long)o->hidden,
            (unsigned long long)r->tensors, cli_human_bytes(r->total_bytes, b1, sizeof b1), o->pool, o->outliers,
            (unsigned long long)o->seed, r->gen_s);
-    printf("writer: mode %s, %u threads, zstd level %d, shuffle %s, chunk %s, in-flight %s\n", mode_names[o->mode],
-           o->threads, o->level, shuffle_names[o->shuffle], cli_human_bytes(eff_chunk(o), b1, sizeof b1),
+    printf("writer: mode %s, %u threads, zstd level %d, filter %s, shuffle %s, chunk %s, in-flight %s\n",
+           mode_names[o->mode], o->threads, o->level, filter_names[o->filter], shuffle_names[o->shuffle],
+           cli_human_bytes(eff_chunk(o), b1, sizeof b1),
            cli_human_bytes(eff_inflight(o), b2, sizeof b2));
     printf("write:  %.3f s = %.3f GB/s (CPU %.2f s, %.2f cores; other processes took %.2f CPU s meanwhile)%s\n",
            r->write_s, gbps(r->total_bytes, r->write_s), r->write_cpu_s,
@@ -387,6 +418,14 @@ static void print_throughput_text(const bench_opts *o, const bench_result *r, co
     else
         printf("read:   %llu records, hashes %s\n", (unsigned long long)r->read_records,
                r->verified ? "verified" : "NOT VERIFIED");
+    double gib = (double)r->total_bytes / (1024.0 * 1024.0 * 1024.0);
+    if (r->read_s >= 0)
+        printf("cpu:    write %.3f s per GiB, read %.3f s per GiB\n", r->write_cpu_s / gib, r->read_cpu_s / gib);
+    if (r->base_done)
+        printf("shuffle: ratio %.4f, write %.3f GB/s, CPU %.3f s per GiB; read %.3f GB/s, CPU %.3f s per GiB "
+               "(--filter shuffle, same rounds)\n",
+               ratio(r->total_bytes, r->base_file_bytes), gbps(r->total_bytes, r->base_write_s),
+               r->base_write_cpu_s / gib, gbps(r->total_bytes, r->base_read_s), r->base_read_cpu_s / gib);
     printf("memory: peak RSS %s during the write%s = baseline %s (pool %s) + writer %s; in-flight limit %s\n",
            cli_human_bytes(r->peak_rss, b1, sizeof b1), r->hwm_reset ? "" : " (peak of the whole run)",
            cli_human_bytes(r->baseline_rss, b2, sizeof b2), cli_human_bytes(r->pool_bytes, b3, sizeof b3),
