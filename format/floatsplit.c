@@ -341,17 +341,20 @@ static uint32_t mode_exponent(const uint8_t *src, size_t c, size_t s, unsigned m
 /* ---- streams --------------------------------------------------------------------------------------------- */
 
 /* Codes one stream of c bytes at out (capacity cap): as one literals-only zstd frame when that is smaller,
- * else as the bytes themselves. @return : the stored length, or (size_t)-1 when it does not fit in cap. */
+ * else as the bytes themselves. zstd is only called with room for its worst case (ZSTD_compressBound), so a
+ * stream at the end of a nearly full buffer is stored as it is. @return : the stored length, or (size_t)-1 when
+ * it does not fit in cap (or zstd failed: *zerr is then its error code). */
 static size_t put_stream(void *lit, const uint8_t *in, size_t c, int code, uint8_t *out, size_t cap, int *zerr)
 {
-    if (code && c > 0) {
-        size_t z = ZSTD_compressSequences((ZSTD_CCtx *)lit, out, cap < c ? cap : c - 1, NULL, 0, in, c);
-        if (!ZSTD_isError(z))
-            return z;
-        if (ZSTD_getErrorCode(z) != ZSTD_error_dstSize_tooSmall) {
+    if (code && c > 0 && cap >= ZSTD_compressBound(c)) {
+        size_t z = ZSTD_compressSequences((ZSTD_CCtx *)lit, out, cap, NULL, 0, in, c);
+        if (ZSTD_isError(z)) {
+            ZSTD_CCtx_reset((ZSTD_CCtx *)lit, ZSTD_reset_session_only);
             *zerr = (int)ZSTD_getErrorCode(z);
             return (size_t)-1;
         }
+        if (z < c)
+            return z;
     }
     if (c > cap)
         return (size_t)-1;

@@ -166,9 +166,9 @@ static int resolve_options(tt_writer *w, const tt_writer_options *o)
             return rc;
         if (choice >= 0)
             w->shuffle = (tt_shuffle)choice;
-        static const char *const filter_names[] = {"auto", "float", "shuffle", "none", "float-fast"};
+        static const char *const filter_names[] = {"auto", "float", "shuffle", "none"};
         choice = -1;
-        if ((rc = env_choice(w, "TT_TRACE_FILTER", filter_names, 5, &choice)) != TT_OK)
+        if ((rc = env_choice(w, "TT_TRACE_FILTER", filter_names, 4, &choice)) != TT_OK)
             return rc;
         if (choice >= 0)
             w->payload_filter = (tt_payload_filter)choice;
@@ -195,7 +195,7 @@ static int resolve_options(tt_writer *w, const tt_writer_options *o)
         return tt_seterr(w->errmsg, TT_E_INVAL, "option zstd_level: %d outside -7..22", w->zstd_level);
     if (w->shuffle < TT_SHUFFLE_AUTO || w->shuffle > TT_SHUFFLE_OFF)
         return tt_seterr(w->errmsg, TT_E_INVAL, "option shuffle: %d is not a shuffle mode", (int)w->shuffle);
-    if (w->payload_filter < TT_PAYLOAD_FILTER_AUTO || w->payload_filter > TT_PAYLOAD_FILTER_FLOAT_FAST)
+    if (w->payload_filter < TT_PAYLOAD_FILTER_AUTO || w->payload_filter > TT_PAYLOAD_FILTER_NONE)
         return tt_seterr(w->errmsg, TT_E_INVAL, "option payload_filter: %d is not a payload filter",
                          (int)w->payload_filter);
     if (w->chunk_bytes % 16 || w->chunk_bytes < TT_MIN_CHUNK_BYTES || w->chunk_bytes > TT_LIMIT_PAYLOAD_CHUNK)

@@ -96,10 +96,12 @@ static int use_float(const tt_writer *w, tt_dtype dt, const uint8_t *p, size_t n
 {
     size_t es;
     unsigned mant, ebits;
+    /* not fp8: its one stream is coded in place, where there is no room for the worst case that
+     * ZSTD_compressSequences must be given (libzstd 1.5.4 writes past a smaller buffer), so it would be stored raw */
     if (w->payload_filter == TT_PAYLOAD_FILTER_SHUFFLE || w->payload_filter == TT_PAYLOAD_FILTER_NONE ||
-        !tt_float_layout(dt, &es, &mant, &ebits))
+        !tt_float_layout(dt, &es, &mant, &ebits) || es < 2)
         return 0;
-    return w->payload_filter == TT_PAYLOAD_FILTER_FLOAT || !has_repeats(p, n / es, es);
+    return !has_repeats(p, n / es, es);
 }
 
 /* The tensor's row width in elements (everything after the first dimension), 0 for rank 0 and 1. */
@@ -197,7 +199,7 @@ static void run_chunk(worker *k, tt_job *j, uint32_t i)
     char err[TT_ERRMSG_SIZE] = "";
     if (j->mode == TT_MODE_FULL) {
         if (n >= SMALL_PAYLOAD && use_float(w, j->rec.dtype, p, n)) {
-            int fast = w->payload_filter == TT_PAYLOAD_FILTER_FLOAT_FAST;
+            int fast = w->payload_filter != TT_PAYLOAD_FILTER_FLOAT;
             rc = tt_payload_encode_float(p, n, j->rec.dtype, row_elems(&j->rec), fast, k->cctx_lit, k->scratch, p, n,
                                          &j->chunk_hdr[i], err, sizeof err);
         } else {

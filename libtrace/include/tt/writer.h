@@ -27,7 +27,7 @@
  *   TT_TRACE_INFLIGHT_MB bound on bytes in flight, MiB
  *   TT_TRACE_ON_FULL     block | drop
  *   TT_TRACE_ZSTD_LEVEL  zstd level (-7..19)
- *   TT_TRACE_FILTER      payload filter: auto | float | shuffle | none | float-fast
+ *   TT_TRACE_FILTER      payload filter: auto | float | shuffle | none
  *   TT_TRACE_SHUFFLE     auto | on | off
  *   TT_TRACE_FLUSH_MS    batch flush interval, milliseconds
  *
@@ -68,14 +68,13 @@ typedef enum tt_shuffle {
 
 /* The payload filter of tensors in full mode, chosen per chunk (FORMAT.md section 3). */
 typedef enum tt_payload_filter {
-    TT_PAYLOAD_FILTER_AUTO = 0,    /* FLOAT for bf16, f16, f32 and fp8 chunks unless a sample of the chunk shows
-                                      repeats (zeros, repeated rows), which byte shuffle + zstd codes better;
-                                      other types as `shuffle` says */
-    TT_PAYLOAD_FILTER_FLOAT = 1,   /* FLOAT for every chunk of those types; others as `shuffle` says */
+    TT_PAYLOAD_FILTER_AUTO = 0,    /* FLOAT for bf16, f16 and f32 chunks, its exponent-only symbol with the mantissa
+                                      stored as it is, unless a sample of the chunk shows repeats (zeros, repeated
+                                      rows), which byte shuffle + zstd codes better; other types as `shuffle` says */
+    TT_PAYLOAD_FILTER_FLOAT = 1,   /* as auto, with FLOAT's wider symbol (exponent + two mantissa bits) and the
+                                      mantissa's top plane entropy-coded: a higher ratio for more CPU */
     TT_PAYLOAD_FILTER_SHUFFLE = 2, /* byte shuffle + zstd as `shuffle` says (the format 1.0 path) */
-    TT_PAYLOAD_FILTER_NONE = 3,    /* zstd alone: no filter, whatever `shuffle` says */
-    TT_PAYLOAD_FILTER_FLOAT_FAST = 4 /* as auto, with FLOAT's exponent-only symbol and the mantissa stored as it
-                                        is: less CPU per byte, a lower ratio */
+    TT_PAYLOAD_FILTER_NONE = 3     /* zstd alone: no filter, whatever `shuffle` says */
 } tt_payload_filter;
 
 /*
@@ -104,7 +103,7 @@ typedef struct tt_writer_options {
     const char *phases;      /* phase filter; NULL = all */
     int ignore_env;          /* nonzero: do not read TT_TRACE_* variables */
     int overwrite;           /* nonzero: replace an existing file; default refuse (TT_E_IO, "exists") */
-    tt_payload_filter payload_filter; /* default auto; environment TT_TRACE_FILTER=auto|float|shuffle|none|float-fast */
+    tt_payload_filter payload_filter; /* default auto; environment TT_TRACE_FILTER=auto|float|shuffle|none */
 } tt_writer_options;
 
 #define TT_WRITER_OPTIONS_INIT {.size = sizeof(tt_writer_options)}
