@@ -438,7 +438,7 @@ int tt_payload_encode_float(const uint8_t *src, size_t n, tt_dtype dt, uint64_t 
     uint32_t hist[256];
     uint8_t model = 0;
     size_t width = 0;
-    if (row_elems > 0 && row_elems <= UINT32_MAX && row_elems < c && c - row_elems >= 4096) {
+    if (row_elems > 0 && row_elems <= UINT32_MAX && c >= 2 * row_elems && c - row_elems >= 1024) {
         width = (size_t)row_elems;
         double plain = hist_bits(hist, sample_hist(plane[0], width, c, hist));
         if (delta_bits(plane[0], c, width) < plain * 0.97) {

@@ -6,6 +6,8 @@
  *   throughput (default)  puts --size bytes of activation-like tensors through a writer, reads them all back,
  *                         checks every byte, and reports GB/s, the compression ratio and the writer's peak memory;
  *                         optionally the zstd CLI on the very same bytes (--save-raw, --compare-zstd).
+ *   points (--points FILE) writes a real trace's tensors again with each payload filter and compares the stored
+ *                         bytes per capture point.
  *   open (--open-bench)   writes --records small tensors, then times opening the trace and reading the one in the
  *                         middle, warm (page cache) and after evicting the file from the page cache.
  */
@@ -107,12 +109,28 @@ typedef struct open_result {
     double loadavg[2];
 } open_result;
 
+/* Results of --points: stored bytes per (point, dtype) for each pass (filter shuffle, auto, float). */
+#define POINTS_PASSES 3
+#define POINTS_MAX_ROWS 256
+typedef struct point_row {
+    char point[128];
+    tt_dtype dtype;
+    uint64_t records, raw, stored[POINTS_PASSES];
+} point_row;
+
+typedef struct points_result {
+    point_row rows[POINTS_MAX_ROWS];
+    uint32_t nrows;
+    double write_cpu_s[POINTS_PASSES];
+} points_result;
+
 /* Median of n values (sorts a copy). */
 double bench_median(const double *v, uint32_t n);
 
 /* Failures are reported by the benchmarks themselves (cli_error) and returned as CLI_EXIT_* codes. */
 int bench_throughput(const bench_opts *o, const char *trace_path, bench_result *r);
 int bench_open(const bench_opts *o, const char *trace_path, open_result *r);
+int bench_points(const bench_opts *o, const char *tmp_path, points_result *r);
 
 /* Writer options from the command line. */
 void bench_writer_options(const bench_opts *o, tt_writer_options *wo);
