@@ -109,8 +109,9 @@ typedef struct open_result {
     double loadavg[2];
 } open_result;
 
-/* Results of --points: stored bytes per (point, dtype) for each pass (filter shuffle, auto, float). */
-#define POINTS_PASSES 3
+/* Results of --points: stored bytes per (point, dtype) for each pass (filter shuffle, auto, float, and auto with
+ * every tensor put as rank 1, which leaves the writer no row width: what FLOAT's row model buys). */
+#define POINTS_PASSES 4
 #define POINTS_MAX_ROWS 256
 typedef struct point_row {
     char point[128];

@@ -1,6 +1,7 @@
 /*
  * bench_points.c — `tracebench --points FILE`: every stored tensor of a real trace written again through the
- * writer with each payload filter (shuffle: the format 1.0 path; auto; float), and the stored bytes compared per
+ * writer with each payload filter (shuffle: the format 1.0 path; auto; float; auto without the row width, to see
+ * what FLOAT's row model buys), and the stored bytes compared per
  * capture point and dtype. The same chunk size, threads and level as the command line say; the write CPU time
  * of each pass is measured (getrusage), so the table shows what each filter costs and buys on real activations.
  */
@@ -18,7 +19,7 @@
 #include "tt/reader.h"
 
 static const tt_payload_filter pass_filter[POINTS_PASSES] = {TT_PAYLOAD_FILTER_SHUFFLE, TT_PAYLOAD_FILTER_AUTO,
-                                                             TT_PAYLOAD_FILTER_FLOAT};
+                                                             TT_PAYLOAD_FILTER_FLOAT, TT_PAYLOAD_FILTER_AUTO};
 
 /* The row of (point, dtype), added when new. */
 static point_row *row_of(points_result *r, const char *point, tt_dtype dt)
@@ -35,8 +36,9 @@ static point_row *row_of(points_result *r, const char *point, tt_dtype dt)
     return p;
 }
 
-/* Writes every stored tensor of in to path with filter f; the write CPU seconds go to *cpu. */
-static int rewrite(const bench_opts *o, tt_reader *in, const char *path, tt_payload_filter f, double *cpu)
+/* Writes every stored tensor of in to path with filter f (flat: as rank-1 tensors); the write CPU seconds go to
+ * *cpu. */
+static int rewrite(const bench_opts *o, tt_reader *in, const char *path, tt_payload_filter f, int flat, double *cpu)
 {
     tt_writer_options wo;
     bench_writer_options(o, &wo);
@@ -64,7 +66,8 @@ static int rewrite(const bench_opts *o, tt_reader *in, const char *path, tt_payl
         double c1 = bench_cpu_seconds(); /* reading the input is not the writer's cost */
         rc = tt_reader_read(in, i, buf, (size_t)rec.nbytes);
         c0 += bench_cpu_seconds() - c1;
-        if (rc == TT_OK && tt_put(w, &rec.key, rec.dtype, rec.ndim, rec.shape, buf) < 0)
+        uint64_t elems = rec.nbytes / tt_dtype_size(rec.dtype);
+        if (rc == TT_OK && tt_put(w, &rec.key, rec.dtype, flat ? 1 : rec.ndim, flat ? &elems : rec.shape, buf) < 0)
             rc = TT_E_IO;
     }
     if (rc != TT_OK)
@@ -115,7 +118,7 @@ int bench_points(const bench_opts *o, const char *tmp_path, points_result *r)
     }
     int exit = CLI_EXIT_OK;
     for (int k = 0; k < POINTS_PASSES && exit == CLI_EXIT_OK; k++) {
-        exit = rewrite(o, in, tmp_path, pass_filter[k], &r->write_cpu_s[k]);
+        exit = rewrite(o, in, tmp_path, pass_filter[k], k == 3, &r->write_cpu_s[k]);
         if (exit == CLI_EXIT_OK)
             exit = tally(tmp_path, r, k);
     }
