@@ -743,6 +743,16 @@ static int float_base(gen *g)
     return first + 1; /* the FLOAT record's second chunk */
 }
 
+/* After a payload of frame fi was changed: its payload and header checksums made valid again, and the record it
+ * belongs to (float_base's second) damaged in the model. */
+static void reseal_float(gen *g, int fi)
+{
+    uint8_t *p = g->buf + g->fr[fi].off;
+    tt_le64(p + 40, tt_hash64(p + TT_FRAME_HEADER_SIZE, g->fr[fi].size - TT_FRAME_HEADER_SIZE));
+    tt_le64(p + 48, tt_hash64(p, 48));
+    g->rec[1].bad_data = 1;
+}
+
 static void c_float_stream_length(gen *g)
 {
     describe(g, "A FLOAT payload whose first stream length claims more bytes than the chunk has elements (payload "
@@ -750,12 +760,8 @@ static void c_float_stream_length(gen *g)
     exercises(g, "FLOAT filter");
     exercises(g, "damaged PAYLOAD frame");
     int fi = float_base(g);
-    uint8_t *p = g->buf + g->fr[fi].off;
-    size_t ns = g->fr[fi].size - TT_FRAME_HEADER_SIZE;
-    tt_le32(p + TT_FRAME_HEADER_SIZE + 12, 4096); /* c is 2048 */
-    tt_le64(p + 40, tt_hash64(p + TT_FRAME_HEADER_SIZE, ns));
-    tt_le64(p + 48, tt_hash64(p, 48));
-    g->rec[1].bad_data = 1;
+    tt_le32(g->buf + g->fr[fi].off + TT_FRAME_HEADER_SIZE + 12, 4096); /* c is 2048 */
+    reseal_float(g, fi);
 }
 
 static void c_float_stream_frame(gen *g)
@@ -765,12 +771,8 @@ static void c_float_stream_frame(gen *g)
     exercises(g, "FLOAT filter");
     exercises(g, "damaged PAYLOAD frame");
     int fi = float_base(g);
-    uint8_t *p = g->buf + g->fr[fi].off;
-    size_t ns = g->fr[fi].size - TT_FRAME_HEADER_SIZE;
-    p[TT_FRAME_HEADER_SIZE + 20] ^= 0xff; /* the first stream starts at 20 (s = 2): its zstd magic */
-    tt_le64(p + 40, tt_hash64(p + TT_FRAME_HEADER_SIZE, ns));
-    tt_le64(p + 48, tt_hash64(p, 48));
-    g->rec[1].bad_data = 1;
+    g->buf[g->fr[fi].off + TT_FRAME_HEADER_SIZE + 20] ^= 0xff; /* the first stream starts at 20 (s = 2): its zstd magic */
+    reseal_float(g, fi);
 }
 
 static void c_unknown_filter(gen *g)
