@@ -1,20 +1,24 @@
 /*
  * floatsplit.c — the FLOAT payload filter (FORMAT.md section 3, "Filter FLOAT"): each element's bits are
- * regrouped into an 8-bit symbol stream that holds the exponent (and, for bf16 and f32, its two highest
- * mantissa bits) and one to three byte planes that hold the sign and the rest of the mantissa. The symbol stream
- * is entropy-coded by zstd without any match search (ZSTD_compressSequences with no sequence: every byte is a
- * Huffman-coded literal); a mantissa plane is coded the same way only when a sample says it pays, else stored
- * as it is. The decoder is plain zstd decompression of each stream and the inverse regrouping.
+ * regrouped into an 8-bit symbol stream that holds the exponent and one to three byte streams that hold the sign
+ * and the mantissa. The symbol stream is entropy-coded by zstd without any match search (ZSTD_compressSequences
+ * with no sequence: every byte is a Huffman-coded literal); a mantissa stream is coded the same way only when a
+ * sample says it pays, else stored as it is. The decoder is plain zstd decompression of each stream and the
+ * inverse regrouping.
  *
- * Why a symbol of exponent plus two mantissa bits: the order-0 entropy of activations over (exponent, mantissa)
- * pairs is below that of the exponent and mantissa planes apart (within a binade the density falls, so the top
- * mantissa bits depend on the exponent), and Huffman's whole-bit code lengths cost less on a wider symbol. The
- * exponent is taken relative to a per-chunk base so that the exponents in use fit the symbol's six bits; the
- * rare ones outside wrap, and the bits that tell them apart go to the top mantissa plane.
+ * Two forms, both decoded by the same rule. The fast one (the writer's default): the symbol is the exponent field
+ * (f16: its 5 bits and the top 3 mantissa bits) and the mantissa is stored raw. The wide one: for bf16 and f32 the
+ * symbol is six exponent bits relative to a per-chunk base plus the two top mantissa bits, and the top mantissa
+ * stream is coded too: within a binade the density of activations falls, so the top mantissa bits depend on the
+ * exponent, and Huffman's whole-bit code lengths cost less on a wider symbol; exponents outside the base's window
+ * wrap, and the bits that tell them apart go to the top mantissa stream.
  *
  * Channel-aware model: with the row width known, the symbol stream MAY be stored as the difference to the symbol
- * of the same column in the previous row (activations keep each channel's scale across tokens); the encoder
+ * of the same column in the previous row (activations can keep a channel's scale across tokens); the encoder
  * picks it per chunk when an entropy estimate on a sample says it wins.
+ *
+ * ZSTD_compressSequences of libzstd 1.5.4 writes past dstCapacity when that is smaller than its output, so it is
+ * only ever given ZSTD_compressBound() of room (put_stream()).
  */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_compressSequences: entropy coding without match search */
 #include "frame.h"
