@@ -118,10 +118,17 @@ int tt_frame_header_decode(const uint8_t in[TT_FRAME_HEADER_SIZE], tt_frame_head
         return tt_errf(err, errlen, TT_E_CORRUPT, "frame type 0 is invalid");
     if (h->codec > TT_CODEC_ZSTD)
         return tt_errf(err, errlen, TT_E_CORRUPT, "unknown codec %u", h->codec);
-    if (h->filter > TT_FILTER_SHUFFLE)
-        return tt_errf(err, errlen, TT_E_CORRUPT, "unknown filter %u", h->filter);
-    if (h->filter == TT_FILTER_SHUFFLE ? (h->elem_size < 2 || h->elem_size > 16) : h->elem_size != 0)
+    if (h->filter > TT_FILTER_LAST)
+        return tt_errf(err, errlen, TT_E_CORRUPT,
+                       "unknown payload filter %u (this reader knows filters 0..%u: the file needs a newer reader)",
+                       h->filter, TT_FILTER_LAST);
+    int size_ok = h->filter == TT_FILTER_SHUFFLE ? h->elem_size >= 2 && h->elem_size <= 16
+                  : h->filter == TT_FILTER_FLOAT ? h->elem_size == 1 || h->elem_size == 2 || h->elem_size == 4
+                                                 : h->elem_size == 0;
+    if (!size_ok)
         return tt_errf(err, errlen, TT_E_CORRUPT, "element size %u does not fit filter %u", h->elem_size, h->filter);
+    if (h->filter == TT_FILTER_FLOAT && h->codec != TT_CODEC_ZSTD)
+        return tt_errf(err, errlen, TT_E_CORRUPT, "filter FLOAT with codec %u (it needs codec ZSTD)", h->codec);
     uint64_t limit = tt_frame_raw_limit(h->type);
     if (h->raw_size > limit)
         return tt_errf(err, errlen, TT_E_LIMIT, "%s frame claims %llu raw bytes (limit %llu)",
@@ -200,6 +207,8 @@ int tt_payload_decode(const tt_frame_header *h, const uint8_t *stored, uint8_t *
                       char *err, size_t errlen)
 {
     size_t raw = (size_t)h->raw_size;
+    if (h->filter == TT_FILTER_FLOAT)
+        return tt_payload_decode_float(h, stored, dst, scratch, dctx, err, errlen);
     uint8_t *out = h->filter == TT_FILTER_SHUFFLE ? scratch : dst;
     if (h->filter == TT_FILTER_SHUFFLE && !scratch)
         return tt_errf(err, errlen, TT_E_INVAL, "payload decode: shuffled frame needs a scratch buffer");

@@ -40,7 +40,8 @@
 /* ---- Enumerations stored in frames (same values as schemas/trace.fbs) --------------------------------------- */
 enum { TT_FRAME_INVALID = 0, TT_FRAME_PAYLOAD = 1, TT_FRAME_BATCH = 2, TT_FRAME_META = 3, TT_FRAME_FOOTER = 4 };
 enum { TT_CODEC_RAW = 0, TT_CODEC_ZSTD = 1 };
-enum { TT_FILTER_NONE = 0, TT_FILTER_SHUFFLE = 1 };
+enum { TT_FILTER_NONE = 0, TT_FILTER_SHUFFLE = 1, TT_FILTER_FLOAT = 2 };
+#define TT_FILTER_LAST TT_FILTER_FLOAT /* the highest filter this reader knows */
 
 /* Magic numbers. */
 extern const uint8_t tt_file_magic[8];    /* 89 'T' 'T' 'R' 'C' 0D 0A 1A */
@@ -63,7 +64,7 @@ typedef struct tt_frame_header {
     uint8_t type;         /* TT_FRAME_* */
     uint8_t codec;        /* TT_CODEC_* */
     uint8_t filter;       /* TT_FILTER_* */
-    uint8_t elem_size;    /* shuffle element size (1..16), 0 when not shuffled */
+    uint8_t elem_size;    /* SHUFFLE: element size (2..16); FLOAT: 1, 2 or 4; otherwise 0 */
     uint32_t aux;         /* PAYLOAD: chunk index; BATCH: record count; else 0 */
     uint64_t seq;         /* PAYLOAD: the record's seq; BATCH: first record's seq; else 0 */
     uint64_t stored_size; /* payload bytes in the file after the header */
@@ -116,6 +117,34 @@ int tt_payload_encode(const uint8_t *src, size_t n, size_t esize, void *cctx, ui
  *  @return : TT_OK, TT_E_CORRUPT (zstd error or size mismatch, with zstd's message in err). */
 int tt_payload_decode(const tt_frame_header *h, const uint8_t *stored, uint8_t *dst, uint8_t *scratch, void *dctx,
                       char *err, size_t errlen);
+
+/*! tt_float_layout() : whether the FLOAT filter applies to dtype dt (bf16, f16, f32 and the four fp8 types) and
+ *  its element size, mantissa and exponent bits. @return : 1 when it applies, else 0. */
+int tt_float_layout(tt_dtype dt, size_t *esize, unsigned *mant_bits, unsigned *exp_bits);
+
+/*! tt_float_cctx_params() : sets a ZSTD_CCtx * up for tt_payload_encode_float(): level 1, no zstd checksum, the
+ *  content size in each frame, the smallest match tables (none is searched) and 128 KiB blocks. */
+void tt_float_cctx_params(void *cctx);
+
+/*! tt_payload_encode_float() : encodes n raw bytes of dtype dt with the FLOAT filter (FORMAT.md section 3): the
+ *  symbol stream (exponent and top mantissa bits) entropy-coded by zstd without match search, the mantissa
+ *  planes coded only where a sample says it pays. row_elems (0: unknown) is the tensor's row width in elements,
+ *  which enables the row-delta symbol model when an estimate says it wins. fast nonzero: the symbol is the
+ *  exponent alone and the mantissa planes are stored as they are (less CPU, a lower ratio). lit_cctx is a ZSTD_CCtx * used through
+ *  ZSTD_compressSequences (level and block size are the caller's; windowLog >= 17 keeps 128 KiB blocks).
+ *  scratch holds n bytes; dst (capacity dst_cap >= n) may be src. When the result would not be smaller than n,
+ *  the bytes are stored as they are (filter NONE, codec RAW). Fills h's codec, filter, elem_size, stored_size,
+ *  raw_size and payload_hash. @return : TT_OK, TT_E_INVAL (dt has no float layout, no context) or TT_E_CORRUPT
+ *  (a zstd error, message in err). */
+int tt_payload_encode_float(const uint8_t *src, size_t n, tt_dtype dt, uint64_t row_elems, int fast, void *lit_cctx,
+                            uint8_t *scratch, uint8_t *dst, size_t dst_cap, tt_frame_header *h, char *err,
+                            size_t errlen);
+
+/*! tt_payload_decode_float() : the inverse for a frame of filter FLOAT (called by tt_payload_decode). scratch holds
+ *  h->raw_size bytes. Untrusted input: every stream length, the header's fields and each zstd frame are checked;
+ *  anything inconsistent is TT_E_CORRUPT with what and which stream in err. */
+int tt_payload_decode_float(const tt_frame_header *h, const uint8_t *stored, uint8_t *dst, uint8_t *scratch,
+                            void *dctx, char *err, size_t errlen);
 
 /* Fuzzing builds (TT_FUZZ) accept any checksum so that the fuzzer reaches the structure behind it: a hostile
  * file can carry valid checksums anyway (XXH3 is not a cryptographic hash), so what lies behind must be safe. */

@@ -106,7 +106,7 @@ int tt__read_frame(tt_reader *r, uint64_t off, tt_frame_header *h, const uint8_t
                               tt_frame_type_name(h->type), (unsigned long long)off,
                               (unsigned long long)h->raw_size, dst_len);
     if ((!dst && tt__ensure(&r->b->chunk, &r->b->chunk_cap, need) != TT_OK) ||
-        (h->filter == TT_FILTER_SHUFFLE && tt__ensure(&r->b->scratch, &r->b->scratch_cap, need) != TT_OK))
+        (h->filter != TT_FILTER_NONE && tt__ensure(&r->b->scratch, &r->b->scratch_cap, need) != TT_OK))
         return tt__reader_err(r, TT_E_NOMEM, "%s frame at offset %llu: out of memory for its %llu raw bytes",
                               tt_frame_type_name(h->type), (unsigned long long)off, (unsigned long long)h->raw_size);
     uint8_t *out = dst ? dst : r->b->chunk;

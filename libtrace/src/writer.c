@@ -121,6 +121,7 @@ static int resolve_options(tt_writer *w, const tt_writer_options *o)
     if (o && o->size >= offsetof(tt_writer_options, zstd_level_set) + sizeof(int) && o->zstd_level_set)
         w->zstd_level = o->zstd_level;
     w->shuffle = OPT(o, shuffle, TT_SHUFFLE_AUTO);
+    w->payload_filter = OPT(o, payload_filter, TT_PAYLOAD_FILTER_AUTO);
     w->chunk_bytes = OPT(o, chunk_bytes, TT_DEFAULT_CHUNK_BYTES);
     w->batch_records = OPT(o, batch_records, DEFAULT_BATCH_RECORDS);
     w->flush_ms = OPT(o, flush_ms, DEFAULT_FLUSH_MS);
@@ -166,6 +167,12 @@ static int resolve_options(tt_writer *w, const tt_writer_options *o)
             return rc;
         if (choice >= 0)
             w->shuffle = (tt_shuffle)choice;
+        static const char *const filter_names[] = {"auto", "float", "shuffle", "none"};
+        choice = -1;
+        if ((rc = env_choice(w, "TT_TRACE_FILTER", filter_names, 4, &choice)) != TT_OK)
+            return rc;
+        if (choice >= 0)
+            w->payload_filter = (tt_payload_filter)choice;
         if ((s = getenv("TT_TRACE_LAYERS")) && *s)
             layers = s, layers_from = "environment variable TT_TRACE_LAYERS";
         if ((s = getenv("TT_TRACE_POINTS")) && *s)
@@ -189,6 +196,9 @@ static int resolve_options(tt_writer *w, const tt_writer_options *o)
         return tt_seterr(w->errmsg, TT_E_INVAL, "option zstd_level: %d outside -7..22", w->zstd_level);
     if (w->shuffle < TT_SHUFFLE_AUTO || w->shuffle > TT_SHUFFLE_OFF)
         return tt_seterr(w->errmsg, TT_E_INVAL, "option shuffle: %d is not a shuffle mode", (int)w->shuffle);
+    if (w->payload_filter < TT_PAYLOAD_FILTER_AUTO || w->payload_filter > TT_PAYLOAD_FILTER_NONE)
+        return tt_seterr(w->errmsg, TT_E_INVAL, "option payload_filter: %d is not a payload filter",
+                         (int)w->payload_filter);
     if (w->chunk_bytes % 16 || w->chunk_bytes < TT_MIN_CHUNK_BYTES || w->chunk_bytes > TT_LIMIT_PAYLOAD_CHUNK)
         return tt_seterr(w->errmsg, TT_E_INVAL, "option chunk_bytes: %u is not a multiple of 16 in 4 KiB..64 MiB",
                          w->chunk_bytes);

@@ -65,6 +65,7 @@ struct tt_writer {
     tt_on_full on_full;
     int zstd_level;
     tt_shuffle shuffle;
+    tt_payload_filter payload_filter;
     uint32_t chunk_bytes, batch_records, flush_ms;
     int32_t rank;       /* TT_UNSET when unknown (writer_rank.c) */
     int32_t world_size; /* 0 when unknown */

@@ -2,9 +2,10 @@
  * writer_pool.c — the writer's worker threads. Two kinds of task, taken oldest record first so the file thread
  * (which writes in capture order) is never starved by younger work:
  *   hash   one pass of XXH3-64 over the whole tensor (the content hash is defined on the contiguous bytes);
- *   chunk  statistics of one chunk, then shuffle + zstd of that chunk in place in the job's buffer.
+ *   chunk  statistics of one chunk, then its payload filter and zstd, in place in the job's buffer: the FLOAT
+ *          filter (format/floatsplit.c) for bf16, f16, f32 and fp8 chunks, byte shuffle + zstd otherwise.
  * The hash runs before any chunk is compressed, since compression overwrites the raw bytes. Each worker owns a
- * scratch buffer of one chunk and two zstd contexts; nothing else is allocated per task. Their size is charged to
+ * scratch buffer of one chunk and three zstd contexts; nothing else is allocated per task. Their size is charged to
  * the in-flight bound (w->workers_mem, updated when a context grows), so the bound holds the writer's working
  * memory and not only the tensors it holds.
  */
@@ -24,6 +25,7 @@ typedef struct worker {
     uint8_t *scratch;
     ZSTD_CCtx *cctx;       /* unshuffled chunks: zstd at the writer's level */
     ZSTD_CCtx *cctx_planes; /* shuffled chunks: see planes_hashlog() */
+    ZSTD_CCtx *cctx_lit;    /* FLOAT chunks: entropy coding only (ZSTD_compressSequences without sequences) */
     uint64_t charged;       /* what this worker holds, as counted in w->workers_mem */
 } worker;
 
@@ -70,6 +72,47 @@ static size_t shuffle_size(const tt_writer *w, tt_dtype dt)
     if (w->shuffle == TT_SHUFFLE_ON)
         return es;
     return tt_dtype_is_float(dt) ? es : 0;
+}
+
+/* Chunks in which at least one sampled element in REPEAT_SHARE equals the one before it (runs of zeros, padding,
+ * masked attention, repeated rows) are left to byte shuffle + zstd, whose match search codes runs that an
+ * order-0 entropy coder cannot. Random bf16 activations repeat about once in a thousand, fp8 ones a few times in
+ * a hundred. */
+#define REPEAT_SHARE 8
+
+/* A cheap look at a chunk of c elements of es bytes: 64 runs of 64 elements spread over it. @return : nonzero
+ * when repeats are frequent. */
+static int has_repeats(const uint8_t *p, size_t c, size_t es)
+{
+    size_t runs = c >= 64 * 64 ? 64 : 1, len = runs == 1 ? c : 64, step = c / runs, rep = 0, seen = 0;
+    for (size_t b = 0; b < runs; b++)
+        for (size_t i = b * step + 1; i < b * step + len; i++, seen++)
+            rep += memcmp(p + i * es, p + (i - 1) * es, es) == 0;
+    return seen > 0 && rep * REPEAT_SHARE >= seen;
+}
+
+/* Whether a chunk goes through the FLOAT filter. */
+static int use_float(const tt_writer *w, tt_dtype dt, const uint8_t *p, size_t n)
+{
+    size_t es;
+    unsigned mant, ebits;
+    /* not fp8: its one stream is coded in place, where there is no room for the worst case that
+     * ZSTD_compressSequences must be given (libzstd 1.5.4 writes past a smaller buffer), so it would be stored raw */
+    if (w->payload_filter == TT_PAYLOAD_FILTER_SHUFFLE || w->payload_filter == TT_PAYLOAD_FILTER_NONE ||
+        !tt_float_layout(dt, &es, &mant, &ebits) || es < 2)
+        return 0;
+    return !has_repeats(p, n / es, es);
+}
+
+/* The tensor's row width in elements (everything after the first dimension), 0 for rank 0 and 1. */
+static uint64_t row_elems(const tt_record *r)
+{
+    if (r->ndim < 2 || r->shape[0] == 0)
+        return 0;
+    uint64_t e = 1;
+    for (int d = 1; d < r->ndim; d++)
+        e *= r->shape[d];
+    return e;
 }
 
 /* Merges per-chunk statistics. One chunk is taken as it is, so small tensors get exactly tt_stats_compute(). */
@@ -155,12 +198,19 @@ static void run_chunk(worker *k, tt_job *j, uint32_t i)
     int rc = TT_OK;
     char err[TT_ERRMSG_SIZE] = "";
     if (j->mode == TT_MODE_FULL) {
-        size_t es_shuffle = shuffle_size(w, j->rec.dtype);
-        /* tiny payloads never shrink enough to pay for a zstd call (tens of thousands of instructions) */
-        void *z = n < SMALL_PAYLOAD ? NULL : es_shuffle ? k->cctx_planes : k->cctx;
-        rc = tt_payload_encode(p, n, es_shuffle, z, k->scratch, p, n, &j->chunk_hdr[i], err, sizeof err);
+        if (n >= SMALL_PAYLOAD && use_float(w, j->rec.dtype, p, n)) {
+            int fast = w->payload_filter != TT_PAYLOAD_FILTER_FLOAT;
+            rc = tt_payload_encode_float(p, n, j->rec.dtype, row_elems(&j->rec), fast, k->cctx_lit, k->scratch, p, n,
+                                         &j->chunk_hdr[i], err, sizeof err);
+        } else {
+            size_t es_shuffle = w->payload_filter == TT_PAYLOAD_FILTER_NONE ? 0 : shuffle_size(w, j->rec.dtype);
+            /* tiny payloads never shrink enough to pay for a zstd call (tens of thousands of instructions) */
+            void *z = n < SMALL_PAYLOAD ? NULL : es_shuffle ? k->cctx_planes : k->cctx;
+            rc = tt_payload_encode(p, n, es_shuffle, z, k->scratch, p, n, &j->chunk_hdr[i], err, sizeof err);
+        }
     }
-    uint64_t held = w->chunk_bytes + ZSTD_sizeof_CCtx(k->cctx) + ZSTD_sizeof_CCtx(k->cctx_planes);
+    uint64_t held = w->chunk_bytes + ZSTD_sizeof_CCtx(k->cctx) + ZSTD_sizeof_CCtx(k->cctx_planes) +
+                    ZSTD_sizeof_CCtx(k->cctx_lit);
     pthread_mutex_lock(&w->mu);
     if (held > k->charged) { /* contexts only grow; they are sized at their first compression */
         w->workers_mem += held - k->charged;
@@ -221,6 +271,7 @@ static void worker_free(worker *k)
     free(k->scratch);
     ZSTD_freeCCtx(k->cctx);
     ZSTD_freeCCtx(k->cctx_planes);
+    ZSTD_freeCCtx(k->cctx_lit);
     free(k);
 }
 
@@ -241,7 +292,8 @@ static worker *worker_new(tt_writer *w)
     k->scratch = malloc(w->chunk_bytes);
     k->cctx = ZSTD_createCCtx();
     k->cctx_planes = ZSTD_createCCtx();
-    if (!k->scratch || !k->cctx || !k->cctx_planes) {
+    k->cctx_lit = ZSTD_createCCtx();
+    if (!k->scratch || !k->cctx || !k->cctx_planes || !k->cctx_lit) {
         worker_free(k);
         return NULL;
     }
@@ -249,6 +301,7 @@ static worker *worker_new(tt_writer *w)
     set_params(k->cctx_planes, w->zstd_level);
     if (w->zstd_level <= 1)
         ZSTD_CCtx_setParameter(k->cctx_planes, ZSTD_c_hashLog, PLANES_HASHLOG);
+    tt_float_cctx_params(k->cctx_lit);
     k->charged = w->chunk_bytes;
     pthread_mutex_lock(&w->mu);
     w->workers_mem += k->charged;

@@ -72,7 +72,8 @@ class WriterOptions(ctypes.Structure):
                 ("on_full", c_int), ("zstd_level", c_int), ("zstd_level_set", c_int), ("shuffle", c_int),
                 ("chunk_bytes", c_u32), ("batch_records", c_u32), ("flush_ms", c_u32), ("layers", c_char_p),
                 ("points", c_char_p), ("prompts", c_char_p), ("phases", c_char_p), ("ignore_env", c_int),
-                ("overwrite", c_int), ("rank", c_i32), ("rank_set", c_int), ("world_size", c_i32)]
+                ("overwrite", c_int), ("rank", c_i32), ("rank_set", c_int), ("world_size", c_i32),
+                ("payload_filter", c_int)]
 
 
 class WriterCounters(ctypes.Structure):

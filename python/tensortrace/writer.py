@@ -15,6 +15,7 @@ from .errors import TraceError, check
 _MODES = {"full": 1, "stats": 2, "hash": 3, "off": 4}
 _ON_FULL = {"block": 1, "drop": 2}
 _SHUFFLE = {"auto": 0, "on": 1, "off": 2}
+_FILTER = {"auto": 0, "float": 1, "shuffle": 2, "none": 3}
 # The diff engine's cache points (TT_DIFF_DEFAULT_CACHE_POINTS): [kv_len, features] records indexed from
 # position 0, so they are keyed pos_id 0 and rows = kv_len.
 CACHE_POINTS = ("k_cache", "v_cache")
@@ -145,7 +146,7 @@ class Writer:
 
     Writer(path, overwrite=False, threads=None, meta=None, mode="full", layers=None, points=None, prompts=None,
            phases=None, on_full="block", inflight_mb=None, zstd_level=None, shuffle="auto", chunk_bytes=None,
-           flush_ms=None, env=False, rank=None, world_size=None)
+           flush_ms=None, env=False, rank=None, world_size=None, payload_filter="auto")
 
     The arguments are tt_writer_options. With env=False (the default) the TT_TRACE_* environment variables are
     ignored: what the script says is what it gets. env=True lets them override the arguments, as they do for an
@@ -159,7 +160,7 @@ class Writer:
 
     def __init__(self, path, overwrite=False, threads=None, meta=None, mode=None, layers=None, points=None,
                  prompts=None, phases=None, on_full=None, inflight_mb=None, zstd_level=None, shuffle=None,
-                 chunk_bytes=None, flush_ms=None, env=False, rank=None, world_size=None):
+                 chunk_bytes=None, flush_ms=None, env=False, rank=None, world_size=None, payload_filter=None):
         self.path = str(path)
         o = _lib.WriterOptions()
         o.size = ctypes.sizeof(o)
@@ -170,6 +171,7 @@ class Writer:
         if zstd_level is not None:
             o.zstd_level, o.zstd_level_set = _int(zstd_level, "zstd_level", -7, 19), 1
         o.shuffle = _choice(shuffle, _SHUFFLE, "shuffle")
+        o.payload_filter = _choice(payload_filter, _FILTER, "payload_filter")
         o.chunk_bytes = 0 if chunk_bytes is None else _int(chunk_bytes, "chunk_bytes", 1, 1 << 30)
         o.flush_ms = 0 if flush_ms is None else _int(flush_ms, "flush_ms", 1)
         o.layers, o.points = _names(layers, "layers"), _names(points, "points")

@@ -133,6 +133,28 @@ int main(int argc, char **argv)
         cJSON_Delete(j);
     }
 
+    /* the FLOAT filter's wider form, next to the format 1.0 path in the same rounds; CPU per GiB both ways */
+    j = run_json("--size 4M --tokens 64 --hidden 1024 --threads 2 --filter float --compare-shuffle");
+    if (j) {
+        check_throughput(j, 32, 1);
+        CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "filter")), "float");
+        CHECK(num(j, "ratio") > num(j, "shuffle_ratio") && num(j, "shuffle_ratio") > 1.2);
+        CHECK(num(j, "write_cpu_s_per_gib") > 0 && num(j, "read_cpu_s_per_gib") > 0);
+        CHECK(num(j, "shuffle_write_cpu_s_per_gib") > 0 && num(j, "shuffle_read_cpu_s_per_gib") > 0);
+        cJSON_Delete(j);
+    }
+
+    /* --points on the kept f32 trace: every filter's ratio per point and overall */
+    snprintf(args, sizeof args, "--points '%s/f32.tt' --threads 2", outdir);
+    j = run_json(args);
+    if (j) {
+        CHECK_EQ_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "bench")), "points");
+        CHECK(num(j, "ratio_shuffle") > 1.0 && num(j, "ratio_auto") > num(j, "ratio_shuffle"));
+        CHECK(num(j, "ratio_float") > 1.0 && num(j, "ratio_auto_rank1") > 1.0);
+        CHECK(num(j, "write_cpu_s_auto") > 0);
+        cJSON_Delete(j);
+    }
+
     /* capture modes without payload */
     j = run_json("--size 2M --tokens 16 --hidden 512 --mode hash");
     if (j) {
@@ -189,6 +211,7 @@ int main(int argc, char **argv)
     CHECK_EQ_INT(run("--size lots 2>/dev/null", out, sizeof out), 2);
     CHECK_EQ_INT(run("--chunk 100 2>/dev/null", out, sizeof out), 2);
     CHECK_EQ_INT(run("--shuffle maybe 2>/dev/null", out, sizeof out), 2);
+    CHECK_EQ_INT(run("--filter sideways 2>/dev/null", out, sizeof out), 2);
     CHECK_EQ_INT(run("--no-such-option 2>/dev/null", out, sizeof out), 2);
     CHECK_EQ_INT(run("--open-bench --compare-zstd 2>/dev/null", out, sizeof out), 2);
     CHECK_EQ_INT(run("--help", out, sizeof out), 0);

@@ -33,7 +33,7 @@ REQUIRED = [
     "damaged unknown frame", "garbage between frames", "lost records", "footer version differs",
     "content hash mismatch", "bad magic", "bad header fields", "newer major version", "zstd payload not one frame",
     "chunk checks", "dtype UNKNOWN", "empty batch", "footer without key ranges",
-    "shard layout", "shard rules", "reserved shard kind",
+    "shard layout", "shard rules", "reserved shard kind", "FLOAT filter", "unknown filter",
 ]
 
 failures = []
@@ -97,7 +97,26 @@ def check_with_official_tools(corpus, fbs, cases):
                     fail(f"{case}: no frame magic at offset {pos}")
                     break
                 body = data[pos + 56:pos + 56 + stored]
-                if codec == 1:
+                if filt == 2:
+                    # FLOAT (FORMAT.md section 3): header, streams of c bytes each (raw, or one zstd frame that
+                    # the zstd CLI inflates to c bytes), trailing bytes; the parts add up to stored_size
+                    c, lens = raw // elem, struct.unpack_from(f"<{elem}I", body, 12)
+                    at = 12 + 4 * elem
+                    for j, n in enumerate(lens):
+                        part = body[at:at + n]
+                        if n < c:
+                            z = subprocess.run(["zstd", "-d", "-c", "-q"], input=part, capture_output=True)
+                            if z.returncode != 0 or len(z.stdout) != c:
+                                fail(f"{case}: zstd -d of FLOAT stream {j} of the frame at {pos}: exit "
+                                     f"{z.returncode}, {len(z.stdout)} bytes for {c}")
+                            inflated += 1
+                        elif n > c:
+                            fail(f"{case}: FLOAT stream {j} of the frame at {pos} stores {n} bytes for {c}")
+                        at += n
+                    if at + raw % elem != stored:
+                        fail(f"{case}: FLOAT frame at {pos}: parts add up to {at + raw % elem}, stored {stored}")
+                    body = None
+                elif codec == 1:
                     z = subprocess.run(["zstd", "-d", "-c", "-q"], input=body, capture_output=True)
                     if z.returncode != 0 or len(z.stdout) != raw:
                         fail(f"{case}: zstd -d of the frame at {pos}: exit {z.returncode}, {len(z.stdout)} bytes "

@@ -58,6 +58,7 @@ static int spit(const char *path, const void *p, size_t n)
 static int cmd_write(const char *out, const char *raw, const char *shuf)
 {
     tt_writer_options o = TT_WRITER_OPTIONS_INIT;
+    o.payload_filter = TT_PAYLOAD_FILTER_SHUFFLE; /* this file shows byte shuffle + zstd to the zstd CLI */
     o.ignore_env = 1;
     o.chunk_bytes = 64 << 10;
     tt_writer *w;

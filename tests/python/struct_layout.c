@@ -56,7 +56,7 @@ int main(void)
     F(tt_writer_options, batch_records), F(tt_writer_options, flush_ms), F(tt_writer_options, layers);
     F(tt_writer_options, points), F(tt_writer_options, prompts), F(tt_writer_options, phases);
     F(tt_writer_options, ignore_env), F(tt_writer_options, overwrite), F(tt_writer_options, rank);
-    F(tt_writer_options, rank_set), F(tt_writer_options, world_size);
+    F(tt_writer_options, rank_set), F(tt_writer_options, world_size), F(tt_writer_options, payload_filter);
     end();
     begin("tt_writer_counters", sizeof(tt_writer_counters));
     F(tt_writer_counters, puts), F(tt_writer_counters, filtered), F(tt_writer_counters, dropped);

@@ -6,6 +6,8 @@
  *   throughput (default)  puts --size bytes of activation-like tensors through a writer, reads them all back,
  *                         checks every byte, and reports GB/s, the compression ratio and the writer's peak memory;
  *                         optionally the zstd CLI on the very same bytes (--save-raw, --compare-zstd).
+ *   points (--points FILE) writes a real trace's tensors again with each payload filter and compares the stored
+ *                         bytes per capture point.
  *   open (--open-bench)   writes --records small tensors, then times opening the trace and reading the one in the
  *                         middle, warm (page cache) and after evicting the file from the page cache.
  */
@@ -29,6 +31,9 @@ typedef struct bench_opts {
     uint32_t threads;
     int level;
     tt_shuffle shuffle;
+    tt_payload_filter filter;
+    int compare_shuffle; /* each round also writes and reads with filter shuffle (the format 1.0 path) */
+    const char *points;  /* --points FILE: re-encode a trace's tensors both ways, a table per point */
     uint32_t chunk;      /* 0 = library default */
     uint64_t inflight;   /* 0 = library default */
     tt_mode mode;
@@ -65,6 +70,13 @@ typedef struct bench_result {
     tt_writer_counters counters;
     double read_s;            /* < 0: not measured (modes without payload) */
     double read_runs[BENCH_MAX_REPEAT];
+    double read_cpu_s, read_cpu_runs[BENCH_MAX_REPEAT];
+    /* --compare-shuffle: the same rounds with filter shuffle */
+    int base_done;
+    uint64_t base_file_bytes;
+    double base_write_s, base_write_cpu_s, base_read_s, base_read_cpu_s;
+    double base_write_runs[BENCH_MAX_REPEAT], base_write_cpu_runs[BENCH_MAX_REPEAT];
+    double base_read_runs[BENCH_MAX_REPEAT], base_read_cpu_runs[BENCH_MAX_REPEAT];
     uint64_t read_records;
     int verified;             /* every tensor (or hash) checked equal, in every round */
     uint64_t mismatches;
@@ -97,12 +109,29 @@ typedef struct open_result {
     double loadavg[2];
 } open_result;
 
+/* Results of --points: stored bytes per (point, dtype) for each pass (filter shuffle, auto, float, and auto with
+ * every tensor put as rank 1, which leaves the writer no row width: what FLOAT's row model buys). */
+#define POINTS_PASSES 4
+#define POINTS_MAX_ROWS 256
+typedef struct point_row {
+    char point[128];
+    tt_dtype dtype;
+    uint64_t records, raw, stored[POINTS_PASSES];
+} point_row;
+
+typedef struct points_result {
+    point_row rows[POINTS_MAX_ROWS];
+    uint32_t nrows;
+    double write_cpu_s[POINTS_PASSES];
+} points_result;
+
 /* Median of n values (sorts a copy). */
 double bench_median(const double *v, uint32_t n);
 
 /* Failures are reported by the benchmarks themselves (cli_error) and returned as CLI_EXIT_* codes. */
 int bench_throughput(const bench_opts *o, const char *trace_path, bench_result *r);
 int bench_open(const bench_opts *o, const char *trace_path, open_result *r);
+int bench_points(const bench_opts *o, const char *tmp_path, points_result *r);
 
 /* Writer options from the command line. */
 void bench_writer_options(const bench_opts *o, tt_writer_options *wo);

@@ -56,6 +56,7 @@ void bench_writer_options(const bench_opts *o, tt_writer_options *wo)
     wo->zstd_level = o->level;
     wo->zstd_level_set = 1;
     wo->shuffle = o->shuffle;
+    wo->payload_filter = o->filter;
     wo->chunk_bytes = o->chunk;
     wo->ignore_env = 1; /* the command line says what is measured, not TT_TRACE_* left in the environment */
     wo->overwrite = 1;
@@ -96,13 +97,16 @@ static int save_raw(const bench_pool *p, uint64_t tensors, const char *path)
     return CLI_EXIT_OK;
 }
 
-static int write_phase(const bench_opts *o, const bench_pool *p, const char *path, bench_result *r, uint32_t round)
+static int write_phase(const bench_opts *o, const bench_pool *p, const char *path, bench_result *r, uint32_t round,
+                       int base)
 {
     tt_writer_options wo;
     bench_writer_options(o, &wo);
+    if (base)
+        wo.payload_filter = TT_PAYLOAD_FILTER_SHUFFLE;
     uint64_t shape[2] = {p->tokens, p->hidden};
     r->hwm_reset = bench_reset_hwm();
-    uint64_t base = bench_rss_bytes();
+    uint64_t rss0 = bench_rss_bytes();
     double m0 = bench_machine_busy_s(), c0 = bench_cpu_seconds(), t0 = bench_now();
     tt_writer *w = NULL;
     int rc = tt_writer_open(&w, path, &wo);
@@ -119,15 +123,22 @@ static int write_phase(const bench_opts *o, const bench_pool *p, const char *pat
         bench_patch(p, k);
     }
     int crc = tt_writer_close(w);
-    r->write_runs[round] = bench_now() - t0;
-    r->write_cpu_runs[round] = bench_cpu_seconds() - c0;
-    r->write_other_runs[round] = bench_machine_busy_s() - m0 - r->write_cpu_runs[round];
-    uint64_t peak = bench_hwm_bytes();
-    if (round == 0 || peak - base > r->peak_rss - r->baseline_rss) {
-        r->peak_rss = peak;
-        r->baseline_rss = base;
+    double wall = bench_now() - t0, cpu = bench_cpu_seconds() - c0;
+    if (base) {
+        r->base_write_runs[round] = wall;
+        r->base_write_cpu_runs[round] = cpu;
+    } else {
+        r->write_runs[round] = wall;
+        r->write_cpu_runs[round] = cpu;
+        r->write_other_runs[round] = bench_machine_busy_s() - m0 - cpu;
     }
-    tt_writer_get_counters(w, &r->counters);
+    uint64_t peak = bench_hwm_bytes();
+    if (!base && (round == 0 || peak - rss0 > r->peak_rss - r->baseline_rss)) {
+        r->peak_rss = peak;
+        r->baseline_rss = rss0;
+    }
+    if (!base)
+        tt_writer_get_counters(w, &r->counters);
     if (rc < 0 || crc != TT_OK) {
         cli_error("writing %s failed: %s", path, tt_writer_errmsg(w));
         tt_writer_free(w);
@@ -153,7 +164,8 @@ static int check_record(const bench_pool *p, uint64_t i, const tt_record *rec, c
     return ok;
 }
 
-static int read_phase(const bench_opts *o, const bench_pool *p, const char *path, bench_result *r, uint32_t round)
+static int read_phase(const bench_opts *o, const bench_pool *p, const char *path, bench_result *r, uint32_t round,
+                      int base)
 {
     uint8_t *buf = malloc(p->tensor_bytes ? p->tensor_bytes : 1);
     if (!buf) {
@@ -161,10 +173,11 @@ static int read_phase(const bench_opts *o, const bench_pool *p, const char *path
         return CLI_EXIT_INTERNAL;
     }
     int full = o->mode == TT_MODE_FULL;
-    double t0 = bench_now(), timed = 0;
+    double t0 = bench_now(), c0 = bench_cpu_seconds(), timed = 0, cpu = 0;
     tt_reader *rd = NULL;
     int rc = tt_reader_open(&rd, path, NULL);
     timed += bench_now() - t0;
+    cpu += bench_cpu_seconds() - c0;
     if (rc != TT_OK) {
         cli_error("%s: cannot open the trace: %s", path, rd ? tt_reader_errmsg(rd) : tt_strerror(rc));
         tt_reader_close(rd);
@@ -177,11 +190,12 @@ static int read_phase(const bench_opts *o, const bench_pool *p, const char *path
         r->mismatches++;
     for (uint64_t i = 0; i < n && rc == TT_OK; i++) {
         tt_record rec;
-        double t1 = bench_now();
+        double t1 = bench_now(), c1 = bench_cpu_seconds();
         rc = tt_reader_record(rd, i, &rec);
         if (rc == TT_OK && full)
             rc = tt_reader_read(rd, i, buf, p->tensor_bytes);
         timed += bench_now() - t1;
+        cpu += bench_cpu_seconds() - c1;
         if (rc == TT_OK && !check_record(p, i, &rec, full ? buf : NULL))
             r->mismatches++;
     }
@@ -189,7 +203,13 @@ static int read_phase(const bench_opts *o, const bench_pool *p, const char *path
         cli_error("%s: reading back failed: %s", path, tt_reader_errmsg(rd));
     tt_reader_close(rd);
     free(buf);
-    r->read_runs[round] = full ? timed : -1;
+    if (base) {
+        r->base_read_runs[round] = full ? timed : -1;
+        r->base_read_cpu_runs[round] = full ? cpu : -1;
+    } else {
+        r->read_runs[round] = full ? timed : -1;
+        r->read_cpu_runs[round] = full ? cpu : -1;
+    }
     r->verified = rc == TT_OK && r->mismatches == 0;
     if (rc == TT_OK && r->mismatches)
         cli_error("%s: %llu of %llu tensors read back differ from what was put", path,
@@ -280,14 +300,27 @@ int bench_throughput(const bench_opts *o, const char *trace_path, bench_result *
          * pay for the writeback of the one before (the disk here is slower than the CPU on poorly
          * compressible data) */
         sync();
-        rc = write_phase(o, &p, trace_path, r, i);
+        rc = write_phase(o, &p, trace_path, r, i, 0);
         if (rc == CLI_EXIT_OK) {
             int64_t fs = bench_file_size(trace_path);
             r->file_bytes = fs > 0 ? (uint64_t)fs : 0;
             sync();
             if (o->cold_read)
                 r->cold_resident = bench_evict(trace_path);
-            rc = read_phase(o, &p, trace_path, r, i);
+            rc = read_phase(o, &p, trace_path, r, i, 0);
+        }
+        if (rc == CLI_EXIT_OK && o->compare_shuffle) {
+            sync();
+            rc = write_phase(o, &p, trace_path, r, i, 1);
+            if (rc == CLI_EXIT_OK) {
+                int64_t fs = bench_file_size(trace_path);
+                r->base_file_bytes = fs > 0 ? (uint64_t)fs : 0;
+                sync();
+                if (o->cold_read)
+                    bench_evict(trace_path);
+                rc = read_phase(o, &p, trace_path, r, i, 1);
+                r->base_done = rc == CLI_EXIT_OK;
+            }
         }
         if (rc == CLI_EXIT_OK && o->compare_zstd) {
             sync();
@@ -302,6 +335,13 @@ int bench_throughput(const bench_opts *o, const char *trace_path, bench_result *
         r->write_cpu_s = bench_median(r->write_cpu_runs, r->rounds);
         r->write_other_s = bench_median(r->write_other_runs, r->rounds);
         r->read_s = bench_median(r->read_runs, r->rounds);
+        r->read_cpu_s = bench_median(r->read_cpu_runs, r->rounds);
+        if (r->base_done) {
+            r->base_write_s = bench_median(r->base_write_runs, r->rounds);
+            r->base_write_cpu_s = bench_median(r->base_write_cpu_runs, r->rounds);
+            r->base_read_s = bench_median(r->base_read_runs, r->rounds);
+            r->base_read_cpu_s = bench_median(r->base_read_cpu_runs, r->rounds);
+        }
         if (r->zstd_done) {
             r->zstd_s = bench_median(r->zstd_runs, r->rounds);
             r->zstd_cpu_s = bench_median(r->zstd_cpu_runs, r->rounds);

@@ -44,6 +44,10 @@ static const char usage_text[] =
     "  --threads N        worker threads (default min(4, CPUs))\n"
     "  --level N          zstd level, -7..22 (default 1)\n"
     "  --shuffle auto|on|off   byte shuffle filter (default auto)\n"
+    "  --filter auto|float|shuffle|none  payload filter (default auto: FLOAT, exponent symbol and raw mantissa,\n"
+    "                     for float chunks without repeats; float: its wider symbol, a higher ratio for more CPU)\n"
+    "  --compare-shuffle  each round also writes and reads with --filter shuffle (the format 1.0 path) and\n"
+    "                     reports it alongside\n"
     "  --chunk SIZE       raw bytes per payload frame (default: the library's, 4 MiB)\n"
     "  --inflight SIZE    bound on bytes in flight (default: the library's, 256 MiB)\n"
     "  --mode full|stats|hash  capture mode (default full)\n"
@@ -54,6 +58,11 @@ static const char usage_text[] =
     "  --save-raw FILE    also write the tensor bytes as put (concatenated), outside the clocks\n"
     "  --compare-zstd     run the zstd CLI (zstd -LEVEL -TTHREADS) on those raw bytes and report it alongside\n"
     "  --cold-read        evict the trace (and raw file) from the page cache before reading it (posix_fadvise)\n"
+    "Real activations:\n"
+    "  --points FILE      write every stored tensor of trace FILE again with each payload filter (shuffle, the\n"
+    "                     format 1.0 path; auto; float) and print the ratio per capture point and dtype, and the\n"
+    "                     write CPU seconds of each pass (--threads, --chunk and --level apply); a fourth pass,\n"
+    "                     auto with every tensor put as rank 1 (no row width), shows what the row model buys\n"
     "Open benchmark:\n"
     "  --open-bench       write --records small tensors, then time opening the trace and reading the middle one\n"
     "  --records N        records (default 100000)\n"
@@ -73,7 +82,8 @@ static const char usage_text[] =
 enum {
     OPT_SIZE = 256, OPT_DTYPE, OPT_TOKENS, OPT_HIDDEN, OPT_POOL, OPT_OUTLIERS, OPT_SEED, OPT_THREADS, OPT_LEVEL,
     OPT_SHUFFLE, OPT_CHUNK, OPT_INFLIGHT, OPT_MODE, OPT_OUT, OPT_KEEP, OPT_SAVE_RAW, OPT_COMPARE_ZSTD,
-    OPT_COLD_READ, OPT_OPEN_BENCH, OPT_RECORDS, OPT_SMALL, OPT_RUNS, OPT_REPEAT, OPT_JSON
+    OPT_COLD_READ, OPT_OPEN_BENCH, OPT_RECORDS, OPT_SMALL, OPT_RUNS, OPT_REPEAT, OPT_JSON, OPT_FILTER,
+    OPT_COMPARE_SHUFFLE, OPT_POINTS
 };
 
 static const struct option long_opts[] = {
@@ -87,6 +97,9 @@ static const struct option long_opts[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"level", required_argument, NULL, OPT_LEVEL},
     {"shuffle", required_argument, NULL, OPT_SHUFFLE},
+    {"filter", required_argument, NULL, OPT_FILTER},
+    {"compare-shuffle", no_argument, NULL, OPT_COMPARE_SHUFFLE},
+    {"points", required_argument, NULL, OPT_POINTS},
     {"chunk", required_argument, NULL, OPT_CHUNK},
     {"inflight", required_argument, NULL, OPT_INFLIGHT},
     {"mode", required_argument, NULL, OPT_MODE},
@@ -108,6 +121,7 @@ static const struct option long_opts[] = {
 };
 
 static const char *const shuffle_names[] = {"auto", "on", "off"};
+static const char *const filter_names[] = {"auto", "float", "shuffle", "none"};
 static const char *const mode_names[] = {"default", "full", "stats", "hash", "off"};
 
 static int parse_choice(const char *opt, const char *text, const char *const *names, int n, int first)
@@ -116,7 +130,7 @@ static int parse_choice(const char *opt, const char *text, const char *const *na
         if (strcmp(text, names[i]) == 0)
             return i;
     cli_die(CLI_EXIT_USAGE, "option %s: '%s' is not one of %s", opt, text,
-            names == shuffle_names ? "auto|on|off" : "full|stats|hash");
+            names == shuffle_names ? "auto|on|off" : names == filter_names ? "auto|float|shuffle|none" : "full|stats|hash");
 }
 
 static uint32_t default_threads(void)
@@ -161,6 +175,9 @@ static void parse_args(int argc, char **argv, bench_opts *o)
         case OPT_THREADS: o->threads = (uint32_t)cli_parse_u64("--threads", a, 1, 256); break;
         case OPT_LEVEL: o->level = (int)cli_parse_i64("--level", a, -7, 22); break;
         case OPT_SHUFFLE: o->shuffle = (tt_shuffle)parse_choice("--shuffle", a, shuffle_names, 3, 0); break;
+        case OPT_FILTER: o->filter = (tt_payload_filter)parse_choice("--filter", a, filter_names, 4, 0); break;
+        case OPT_COMPARE_SHUFFLE: o->compare_shuffle = 1; break;
+        case OPT_POINTS: o->points = a; break;
         case OPT_CHUNK: {
             uint64_t v = cli_parse_size("--chunk", a);
             if (v < 4096 || v > ((uint64_t)64 << 20) || v % 16)
@@ -301,6 +318,7 @@ static void common_json(json_out *j, const bench_opts *o, const char *bench, con
     j_u64(j, "threads", o->threads);
     j_num(j, "level", o->level, 0);
     j_str(j, "shuffle", shuffle_names[o->shuffle]);
+    j_str(j, "filter", filter_names[o->filter]);
     j_u64(j, "chunk_bytes", eff_chunk(o));
     j_u64(j, "inflight_bytes", eff_inflight(o));
     j_str(j, "mode", mode_names[o->mode]);
@@ -330,7 +348,24 @@ static void print_throughput_json(const bench_opts *o, const bench_result *r, co
     j_num(&j, "write_gbps", gbps(r->total_bytes, r->write_s), 4);
     j_u64(&j, "rounds", r->rounds);
     j_gbps_runs(&j, "write_gbps_runs", r->total_bytes, r->write_runs, r->rounds);
+    double gib = (double)r->total_bytes / (1024.0 * 1024.0 * 1024.0);
+    j_num(&j, "write_cpu_s_per_gib", gib > 0 ? r->write_cpu_s / gib : NAN, 3);
     j_num(&j, "read_s", r->read_s >= 0 ? r->read_s : NAN, 3);
+    j_num(&j, "read_cpu_s", r->read_s >= 0 ? r->read_cpu_s : NAN, 3);
+    j_num(&j, "read_cpu_s_per_gib", r->read_s >= 0 && gib > 0 ? r->read_cpu_s / gib : NAN, 3);
+    if (r->read_s >= 0)
+        j_runs(&j, "read_cpu_s_runs", r->read_cpu_runs, r->rounds);
+    if (r->base_done) {
+        j_num(&j, "shuffle_ratio", ratio(r->total_bytes, r->base_file_bytes), 4);
+        j_num(&j, "shuffle_write_s", r->base_write_s, 3);
+        j_num(&j, "shuffle_write_cpu_s_per_gib", r->base_write_cpu_s / gib, 3);
+        j_runs(&j, "shuffle_write_cpu_s_runs", r->base_write_cpu_runs, r->rounds);
+        j_num(&j, "shuffle_read_s", r->base_read_s, 3);
+        j_num(&j, "shuffle_read_cpu_s_per_gib", r->base_read_cpu_s / gib, 3);
+        j_runs(&j, "shuffle_read_cpu_s_runs", r->base_read_cpu_runs, r->rounds);
+        j_num(&j, "write_cpu_vs_shuffle", r->write_cpu_s / r->base_write_cpu_s, 3);
+        j_num(&j, "read_cpu_vs_shuffle", r->read_cpu_s / r->base_read_cpu_s, 3);
+    }
     j_num(&j, "read_gbps", r->read_s >= 0 ? gbps(r->total_bytes, r->read_s) : NAN, 4);
     if (r->read_s >= 0)
         j_gbps_runs(&j, "read_gbps_runs", r->total_bytes, r->read_runs, r->rounds);
@@ -371,8 +406,9 @@ static void print_throughput_text(const bench_opts *o, const bench_result *r, co
            tt_dtype_name(o->dtype), (unsigned long long)o->tokens, (unsigned long long)o->hidden,
            (unsigned long long)r->tensors, cli_human_bytes(r->total_bytes, b1, sizeof b1), o->pool, o->outliers,
            (unsigned long long)o->seed, r->gen_s);
-    printf("writer: mode %s, %u threads, zstd level %d, shuffle %s, chunk %s, in-flight %s\n", mode_names[o->mode],
-           o->threads, o->level, shuffle_names[o->shuffle], cli_human_bytes(eff_chunk(o), b1, sizeof b1),
+    printf("writer: mode %s, %u threads, zstd level %d, filter %s, shuffle %s, chunk %s, in-flight %s\n",
+           mode_names[o->mode], o->threads, o->level, filter_names[o->filter], shuffle_names[o->shuffle],
+           cli_human_bytes(eff_chunk(o), b1, sizeof b1),
            cli_human_bytes(eff_inflight(o), b2, sizeof b2));
     printf("write:  %.3f s = %.3f GB/s (CPU %.2f s, %.2f cores; other processes took %.2f CPU s meanwhile)%s\n",
            r->write_s, gbps(r->total_bytes, r->write_s), r->write_cpu_s,
@@ -387,6 +423,14 @@ static void print_throughput_text(const bench_opts *o, const bench_result *r, co
     else
         printf("read:   %llu records, hashes %s\n", (unsigned long long)r->read_records,
                r->verified ? "verified" : "NOT VERIFIED");
+    double gib = (double)r->total_bytes / (1024.0 * 1024.0 * 1024.0);
+    if (r->read_s >= 0)
+        printf("cpu:    write %.3f s per GiB, read %.3f s per GiB\n", r->write_cpu_s / gib, r->read_cpu_s / gib);
+    if (r->base_done)
+        printf("shuffle: ratio %.4f, write %.3f GB/s, CPU %.3f s per GiB; read %.3f GB/s, CPU %.3f s per GiB "
+               "(--filter shuffle, same rounds)\n",
+               ratio(r->total_bytes, r->base_file_bytes), gbps(r->total_bytes, r->base_write_s),
+               r->base_write_cpu_s / gib, gbps(r->total_bytes, r->base_read_s), r->base_read_cpu_s / gib);
     printf("memory: peak RSS %s during the write%s = baseline %s (pool %s) + writer %s; in-flight limit %s\n",
            cli_human_bytes(r->peak_rss, b1, sizeof b1), r->hwm_reset ? "" : " (peak of the whole run)",
            cli_human_bytes(r->baseline_rss, b2, sizeof b2), cli_human_bytes(r->pool_bytes, b3, sizeof b3),
@@ -404,6 +448,63 @@ static void print_throughput_text(const bench_opts *o, const bench_result *r, co
         printf("raw:    %s\n", o->save_raw);
     if (trace)
         printf("trace:  %s\n", trace);
+}
+
+static const char *const pass_names[POINTS_PASSES] = {"shuffle", "auto", "float", "auto_rank1"};
+
+static double change_pct(uint64_t base, uint64_t now) { return base ? 100.0 * ((double)base / (double)now - 1.0) : 0; }
+
+static void print_points_json(const bench_opts *o, const points_result *r)
+{
+    json_out j = {0};
+    common_json(&j, o, "points", o->points);
+    j_num(&j, "write_cpu_s_shuffle", r->write_cpu_s[0], 3);
+    j_num(&j, "write_cpu_s_auto", r->write_cpu_s[1], 3);
+    j_num(&j, "write_cpu_s_float", r->write_cpu_s[2], 3);
+    j_num(&j, "write_cpu_s_auto_rank1", r->write_cpu_s[3], 3);
+    uint64_t raw = 0, st[POINTS_PASSES] = {0};
+    for (uint32_t i = 0; i < r->nrows; i++) {
+        const point_row *p = &r->rows[i];
+        char key[200];
+        for (int k = 0; k < POINTS_PASSES; k++) {
+            snprintf(key, sizeof key, "%s/%s/ratio_%s", p->point, tt_dtype_name(p->dtype), pass_names[k]);
+            j_num(&j, key, ratio(p->raw, p->stored[k]), 4);
+            st[k] += p->stored[k];
+        }
+        raw += p->raw;
+    }
+    for (int k = 0; k < POINTS_PASSES; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "ratio_%s", pass_names[k]);
+        j_num(&j, key, ratio(raw, st[k]), 4);
+    }
+    j_end(&j);
+}
+
+static void print_points_text(const bench_opts *o, const points_result *r)
+{
+    printf("%s: every stored tensor written again with each payload filter (payload bytes, frame headers "
+           "included)\n\n", o->points);
+    printf("| point | dtype | records | MiB | ratio shuffle | ratio auto | auto vs shuffle | ratio float | float vs "
+           "shuffle | row model buys |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    uint64_t raw = 0, n = 0, st[POINTS_PASSES] = {0};
+    for (uint32_t i = 0; i < r->nrows; i++) {
+        const point_row *p = &r->rows[i];
+        if (!p->raw)
+            continue;
+        printf("| %s | %s | %llu | %.2f | %.4f | %.4f | %+.2f %% | %.4f | %+.2f %% | %+.2f %% |\n", p->point,
+               tt_dtype_name(p->dtype), (unsigned long long)p->records, mib(p->raw), ratio(p->raw, p->stored[0]),
+               ratio(p->raw, p->stored[1]), change_pct(p->stored[0], p->stored[1]), ratio(p->raw, p->stored[2]),
+               change_pct(p->stored[0], p->stored[2]), change_pct(p->stored[3], p->stored[1]));
+        raw += p->raw, n += p->records;
+        for (int k = 0; k < POINTS_PASSES; k++)
+            st[k] += p->stored[k];
+    }
+    printf("| all | | %llu | %.2f | %.4f | %.4f | %+.2f %% | %.4f | %+.2f %% | %+.2f %% |\n", (unsigned long long)n,
+           mib(raw), ratio(raw, st[0]), ratio(raw, st[1]), change_pct(st[0], st[1]), ratio(raw, st[2]),
+           change_pct(st[0], st[2]), change_pct(st[3], st[1]));
+    printf("\nwrite CPU: shuffle %.3f s, auto %.3f s, float %.3f s (auto as rank 1: %.3f s)\n", r->write_cpu_s[0],
+           r->write_cpu_s[1], r->write_cpu_s[2], r->write_cpu_s[3]);
 }
 
 static void print_open_json(const bench_opts *o, const open_result *r, const char *trace)
@@ -490,7 +591,19 @@ int main(int argc, char **argv)
     }
     int rc;
     const char *shown = o.out ? o.out : o.keep ? trace : NULL;
-    if (o.open_bench) {
+    if (o.points) {
+        points_result *r = malloc(sizeof *r);
+        if (!r)
+            cli_die(CLI_EXIT_INTERNAL, "out of memory");
+        rc = bench_points(&o, trace, r);
+        if (rc == CLI_EXIT_OK) {
+            if (o.json)
+                print_points_json(&o, r);
+            else
+                print_points_text(&o, r);
+        }
+        free(r);
+    } else if (o.open_bench) {
         open_result r;
         rc = bench_open(&o, trace, &r);
         if (rc == CLI_EXIT_OK) {

@@ -94,6 +94,28 @@ int gen_frame(gen *g, uint8_t type, uint32_t aux, uint64_t seq, const uint8_t *r
     h.seq = seq;
     h.raw_size = n;
     const uint8_t *in = raw;
+    if (o.flt) {
+        /* room for zstd's worst case beyond n, so single-stream (fp8) payloads are coded too */
+        uint8_t *f = malloc(n + 1024);
+        if (!f)
+            gen_die("out of memory");
+        char err[256];
+        ZSTD_CCtx_reset(g->z, ZSTD_reset_session_and_parameters);
+        tt_float_cctx_params(g->z);
+        if (tt_payload_encode_float(raw, n, (tt_dtype)o.flt_dtype, o.row, o.flt == 1, g->z, sh, f, n + 1024, &h, err,
+                                    sizeof err) != TT_OK || h.filter != TT_FILTER_FLOAT) {
+            fprintf(stderr, "dtype %d, %zu bytes, filter %u: %s\n", o.flt_dtype, n, h.filter, err);
+            gen_die("float filter: the payload did not code");
+        }
+        h.type = type;
+        h.aux = aux;
+        h.seq = seq;
+        int fi = gen_add_frame(g, &h, f);
+        free(f);
+        free(sh);
+        free(z);
+        return fi;
+    }
     if (o.esize > 1) {
         tt_shuffle_bytes(raw, sh, n, (size_t)o.esize);
         h.filter = TT_FILTER_SHUFFLE;
@@ -179,7 +201,8 @@ void gen_stats(grec *r, double lo, double hi)
  * per_chunk, else o[0]). */
 void gen_tensor_chunks(gen *g, grec *r, const popt *o, int per_chunk)
 {
-    r->data = gen_content(g, r->dtype, r->nbytes);
+    if (!r->data) /* a case may have set its own content */
+        r->data = gen_content(g, r->dtype, r->nbytes);
     r->flags |= 1 | 2;
     r->hash = tt_hash64(r->data, (size_t)r->nbytes);
     r->payload_frames = (uint32_t)((r->nbytes + CHUNK - 1) / CHUNK);
@@ -189,6 +212,8 @@ void gen_tensor_chunks(gen *g, grec *r, const popt *o, int per_chunk)
         popt c = o[per_chunk ? k : 0];
         if (c.esize < 0)
             c.esize = dtype_size(r->dtype) > 1 ? (int)dtype_size(r->dtype) : 0;
+        if (c.flt && !c.flt_dtype)
+            c.flt_dtype = r->dtype;
         int fi = gen_frame(g, TT_FRAME_PAYLOAD, k, r->seq, r->data + at, (size_t)n, c);
         r->payload_stored += g->fr[fi].size - TT_FRAME_HEADER_SIZE;
         g->ct.payload_frames++;
@@ -611,6 +636,14 @@ void gen_damage_payload(gen *g, int fi)
     f->damage = DMG_PAYLOAD;
     if (fi == g->footer_frame)
         g->footer_ok = 0, g->footer_error = "corrupt";
+}
+
+void gen_unknown_filter(gen *g, int fi)
+{
+    uint8_t *hb = g->buf + g->fr[fi].off;
+    hb[6] = 3;
+    tt_le64(hb + 48, tt_hash64(hb, 48));
+    g->fr[fi].damage = DMG_HEADER;
 }
 
 void gen_cut(gen *g, uint64_t len)

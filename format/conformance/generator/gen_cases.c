@@ -110,7 +110,7 @@ static void c_multi_chunk(gen *g)
     exercises(g, "stored (RAW) payloads");
     gen_header(g, 1, 0, 0, 0, 32);
     grec *a = gen_record(g, "big", TT_F32, 2, BIG);
-    popt mix[5] = {POPT_DEFAULT, {TT_CODEC_RAW, 0, 0, 0}, {TT_CODEC_RAW, 4, 0, 0}, {-1, 0, 0, 0}, POPT_DEFAULT};
+    popt mix[5] = {POPT_DEFAULT, {TT_CODEC_RAW, 0, 0, 0, 0, 0, 0}, {TT_CODEC_RAW, 4, 0, 0, 0, 0, 0}, {-1, 0, 0, 0, 0, 0, 0}, POPT_DEFAULT};
     gen_tensor_chunks(g, a, mix, 1);
     static const uint64_t s9[1] = {9000};
     grec *b = gen_record(g, "bytes", TT_U8, 1, s9);
@@ -129,11 +129,11 @@ static void c_odd_shuffle(gen *g)
     static const uint64_t s101[1] = {101};
     for (int i = 0; i < 5; i++) {
         grec *r = gen_record(g, "shuffled", TT_U8, 1, s101);
-        popt o = {TT_CODEC_ZSTD, sizes[i], 0, 0};
+        popt o = {TT_CODEC_ZSTD, sizes[i], 0, 0, 0, 0, 0};
         gen_tensor_chunks(g, r, &o, 0);
     }
     grec *r = gen_record(g, "shuffled_raw", TT_U8, 1, s101);
-    popt o = {TT_CODEC_RAW, 3, 0, 0};
+    popt o = {TT_CODEC_RAW, 3, 0, 0, 0, 0, 0};
     gen_tensor_chunks(g, r, &o, 0);
     gen_batch(g, 0, g->nrec, (bopt){0});
     gen_footer(g);
@@ -147,7 +147,8 @@ static void c_zstd_variants(gen *g)
     exercises(g, "zstd without content size");
     exercises(g, "stored (RAW) BATCH frame");
     gen_header(g, 1, 0, 0, 0, 32);
-    static const popt v[3] = {{TT_CODEC_ZSTD, -1, 1, 0}, {TT_CODEC_ZSTD, -1, 0, 1}, {TT_CODEC_ZSTD, -1, 1, 1}};
+    static const popt v[3] = {{TT_CODEC_ZSTD, -1, 1, 0, 0, 0, 0}, {TT_CODEC_ZSTD, -1, 0, 1, 0, 0, 0},
+                              {TT_CODEC_ZSTD, -1, 1, 1, 0, 0, 0}};
     for (int i = 0; i < 3; i++) {
         grec *r = gen_record(g, "z", TT_F16, 2, BIG);
         popt o[3] = {v[i], v[i], v[i]};
@@ -736,6 +737,132 @@ static void c_shard_rules(gen *g)
     gen_footer(g);
 }
 
+/* The case's random numbers (splitmix64 on the generator's state, as gen_build.c draws them). */
+static uint64_t case_rnd(gen *g)
+{
+    uint64_t z = (g->rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Content of a float dtype with steady columns: [rows, cols] values whose scale depends on the column only. */
+static uint8_t *column_content(gen *g, uint8_t dtype, uint64_t rows, uint64_t cols)
+{
+    size_t es = dtype == TT_F32 ? 4 : 2, n = (size_t)(rows * cols);
+    uint8_t *p = malloc(n * es);
+    if (!p)
+        gen_die("out of memory");
+    for (size_t i = 0; i < n; i++) {
+        uint32_t e = 118 + (uint32_t)((i % cols) * 5 % 17); /* the column's exponent */
+        uint32_t bits = (e << 23) | (uint32_t)(case_rnd(g) & 0x7fffff) | (uint32_t)(case_rnd(g) & 1) << 31;
+        if (es == 4)
+            tt_le32(p + 4 * i, bits);
+        else
+            tt_le16(p + 2 * i, (uint16_t)(bits >> 16)); /* bf16: the upper half */
+    }
+    return p;
+}
+
+static void c_float_filter(gen *g)
+{
+    describe(g, "Payloads coded with the FLOAT filter (format 1.1) for every dtype it applies to: bf16, f16, f32 "
+                "and the four fp8 types with the exponent symbol (r = 7, 23 or 0), bf16 and f32 also with the wider "
+                "symbol (two mantissa bits, a base), a multi-chunk bf16 tensor with the row-difference model, and "
+                "u8 tensors coded with 2- and 4-byte elements over odd byte counts (1 and 3 trailing bytes).");
+    exercises(g, "FLOAT filter");
+    exercises(g, "minor version > 0");
+    gen_header(g, 1, 1, 0, 0, 32);
+    static const uint8_t types[7] = {TT_BF16, TT_F16, TT_F32, TT_F8_E4M3, TT_F8_E5M2, TT_F8_E4M3FNUZ,
+                                     TT_F8_E5M2FNUZ};
+    static const uint64_t s2048[1] = {2048};
+    for (int i = 0; i < 7; i++) {
+        grec *r = gen_record(g, "fast", types[i], 1, s2048);
+        popt o = POPT_FLOAT(1, 0, 0);
+        gen_tensor_chunks(g, r, &o, 0);
+    }
+    static const uint8_t wide[2] = {TT_BF16, TT_F32};
+    for (int i = 0; i < 2; i++) {
+        grec *r = gen_record(g, "wide", wide[i], 1, s2048);
+        popt o = POPT_FLOAT(2, 0, 0);
+        gen_tensor_chunks(g, r, &o, 0);
+    }
+    static const uint64_t rc[2] = {64, 96}; /* 12 KiB of bf16: 3 chunks of 32 rows */
+    grec *rows = gen_record(g, "rows", TT_BF16, 2, rc);
+    rows->data = column_content(g, TT_BF16, 64, 96);
+    popt ro = POPT_FLOAT(1, 0, 96);
+    gen_tensor_chunks(g, rows, &ro, 0);
+    static const uint64_t odd[2][1] = {{4095}, {2049}};
+    static const uint8_t as[2] = {TT_F32, TT_BF16};
+    for (int i = 0; i < 2; i++) {
+        grec *r = gen_record(g, "odd", TT_U8, 1, odd[i]);
+        popt o = POPT_FLOAT(1, as[i], 0);
+        gen_tensor_chunks(g, r, &o, 0);
+    }
+    gen_batch(g, 0, g->nrec, (bopt){0});
+    gen_footer(g);
+}
+
+/* A FLOAT-coded record of 3 chunks (bf16), the first two records of base() before it. */
+static int float_base(gen *g)
+{
+    gen_header(g, 1, 1, 0, 0, 32);
+    grec *a = gen_record(g, "attn_out", TT_F32, 2, S2);
+    gen_tensor(g, a);
+    static const uint64_t rc[2] = {64, 96};
+    grec *b = gen_record(g, "resid", TT_BF16, 2, rc);
+    b->data = column_content(g, TT_BF16, 64, 96);
+    popt o = POPT_FLOAT(1, 0, 96);
+    int first = g->nfr;
+    gen_tensor_chunks(g, b, &o, 0);
+    gen_batch(g, 0, 2, (bopt){0});
+    gen_footer(g);
+    return first + 1; /* the FLOAT record's second chunk */
+}
+
+/* After a payload of frame fi was changed: its payload and header checksums made valid again, and the record it
+ * belongs to (float_base's second) damaged in the model. */
+static void reseal_float(gen *g, int fi)
+{
+    uint8_t *p = g->buf + g->fr[fi].off;
+    tt_le64(p + 40, tt_hash64(p + TT_FRAME_HEADER_SIZE, g->fr[fi].size - TT_FRAME_HEADER_SIZE));
+    tt_le64(p + 48, tt_hash64(p, 48));
+    g->rec[1].bad_data = 1;
+}
+
+static void c_float_stream_length(gen *g)
+{
+    describe(g, "A FLOAT payload whose first stream length claims more bytes than the chunk has elements (payload "
+                "checksum valid): the record is damaged, in both ways of opening.");
+    exercises(g, "FLOAT filter");
+    exercises(g, "damaged PAYLOAD frame");
+    int fi = float_base(g);
+    tt_le32(g->buf + g->fr[fi].off + TT_FRAME_HEADER_SIZE + 12, 4096); /* c is 2048 */
+    reseal_float(g, fi);
+}
+
+static void c_float_stream_frame(gen *g)
+{
+    describe(g, "A FLOAT payload whose symbol stream's zstd frame has a damaged byte in its frame header (stream "
+                "lengths and payload checksum valid): zstd refuses it and the record is damaged.");
+    exercises(g, "FLOAT filter");
+    exercises(g, "damaged PAYLOAD frame");
+    int fi = float_base(g);
+    g->buf[g->fr[fi].off + TT_FRAME_HEADER_SIZE + 20] ^= 0xff; /* the first stream starts at 20 (s = 2): its zstd magic */
+    reseal_float(g, fi);
+}
+
+static void c_unknown_filter(gen *g)
+{
+    describe(g, "A PAYLOAD frame whose header names filter 3, which format 1.1 does not define (header checksum "
+                "valid): a reader refuses the frame by name; by the footer the record's tensor fails to read, a "
+                "scan skips the frame and reports the record lost.");
+    exercises(g, "unknown filter");
+    exercises(g, "lost records");
+    int fi = float_base(g);
+    gen_unknown_filter(g, fi);
+}
+
 static const gcase cases[] = {
     {"valid", "minimal", c_minimal},
     {"valid", "every_dtype", c_every_dtype},
@@ -783,6 +910,10 @@ static const gcase cases[] = {
     {"refused", "header_size", c_header_size},
     {"refused", "major_zero", c_major_zero},
     {"refused", "major_newer", c_major_newer},
+    {"valid", "float_filter", c_float_filter},
+    {"damaged", "float_stream_length", c_float_stream_length},
+    {"damaged", "float_stream_frame", c_float_stream_frame},
+    {"damaged", "unknown_filter", c_unknown_filter},
 };
 
 static void make_dir(const char *dir, const char *sub)

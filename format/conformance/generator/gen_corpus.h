@@ -86,8 +86,12 @@ typedef struct popt {
     int esize;   /* -1: shuffle by the element size when above 1; 0: no shuffle; 2..16: shuffle by this */
     int zcheck;  /* zstd frame with a content checksum */
     int nosize;  /* zstd frame without its content size */
+    int flt;     /* FLOAT filter (format 1.1): 0 no; 1 the exponent symbol; 2 the wider symbol (two mantissa bits) */
+    int flt_dtype; /* the dtype whose layout FLOAT uses (0: the record's); row: the row width for the row model */
+    uint64_t row;
 } popt;
-#define POPT_DEFAULT ((popt){-1, -1, 0, 0})
+#define POPT_DEFAULT ((popt){-1, -1, 0, 0, 0, 0, 0})
+#define POPT_FLOAT(kind, dt, rowlen) ((popt){-1, 0, 0, 0, (kind), (dt), (rowlen)})
 
 typedef struct gen {
     uint8_t *buf;
@@ -183,6 +187,9 @@ void gen_ranges(const gen *g, const gbatch *b, int32_t out[6], uint64_t *smin, u
 void gen_flip(gen *g, uint64_t off);
 void gen_damage_header(gen *g, int fi);
 void gen_damage_payload(gen *g, int fi);
+/*! gen_unknown_filter() : sets frame fi's filter byte to 3 (no filter of format 1.1) with a valid header checksum:
+ *  a reader must refuse the header by name, which is a damaged header in the model. */
+void gen_unknown_filter(gen *g, int fi);
 void gen_cut(gen *g, uint64_t len);
 void gen_garbage(gen *g, size_t n);
 /*! gen_last_frame() : index of the last frame of a type. */

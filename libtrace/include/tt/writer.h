@@ -27,6 +27,7 @@
  *   TT_TRACE_INFLIGHT_MB bound on bytes in flight, MiB
  *   TT_TRACE_ON_FULL     block | drop
  *   TT_TRACE_ZSTD_LEVEL  zstd level (-7..19)
+ *   TT_TRACE_FILTER      payload filter: auto | float | shuffle | none
  *   TT_TRACE_SHUFFLE     auto | on | off
  *   TT_TRACE_FLUSH_MS    batch flush interval, milliseconds
  *   TT_TRACE_RANK        this process's rank (0..2^31-2), when tt_writer_options gives none
@@ -82,6 +83,17 @@ typedef enum tt_shuffle {
     TT_SHUFFLE_OFF = 2
 } tt_shuffle;
 
+/* The payload filter of tensors in full mode, chosen per chunk (FORMAT.md section 3). */
+typedef enum tt_payload_filter {
+    TT_PAYLOAD_FILTER_AUTO = 0,    /* FLOAT for bf16, f16 and f32 chunks, its exponent-only symbol with the mantissa
+                                      stored as it is, unless a sample of the chunk shows repeats (zeros, repeated
+                                      rows), which byte shuffle + zstd codes better; other types as `shuffle` says */
+    TT_PAYLOAD_FILTER_FLOAT = 1,   /* as auto, with FLOAT's wider symbol (exponent + two mantissa bits) and the
+                                      mantissa's top plane entropy-coded: a higher ratio for more CPU */
+    TT_PAYLOAD_FILTER_SHUFFLE = 2, /* byte shuffle + zstd as `shuffle` says (the format 1.0 path) */
+    TT_PAYLOAD_FILTER_NONE = 3     /* zstd alone: no filter, whatever `shuffle` says */
+} tt_payload_filter;
+
 /*
  * Options. Initialise with TT_WRITER_OPTIONS_INIT; every 0 / NULL field means "default". `size` lets the struct
  * grow: the library reads only the fields that existed at the size the caller compiled with.
@@ -111,6 +123,7 @@ typedef struct tt_writer_options {
     int32_t rank;            /* this process's rank, 0..2^31-2, used when rank_set is nonzero (see RANK) */
     int rank_set;            /* nonzero: `rank` is given (0 is a rank, so it needs saying) */
     int32_t world_size;      /* ranks in the job; 0 = unknown (then from the environment, see RANK) */
+    tt_payload_filter payload_filter; /* default auto; environment TT_TRACE_FILTER=auto|float|shuffle|none */
 } tt_writer_options;
 
 #define TT_WRITER_OPTIONS_INIT {.size = sizeof(tt_writer_options)}
