@@ -1,6 +1,6 @@
 /*
  * reader_verify.c — tt_reader_verify(): every record batch is decoded and verified, every payload inflated
- * and re-hashed against its record (streaming, one chunk in memory at a time), and every payload or META frame
+ * and re-hashed against its record (streaming, one chunk in memory at a time), and every payload, PACK or META frame
  * that no record reached is checked by its own checksums; and tt_reader_copy(), which writes a clean copy of
  * (a filtered subset of) a trace.
  */
@@ -124,9 +124,12 @@ int tt_reader_verify(tt_reader *r, tt_verify_result *res, int (*cb)(void *ctx, c
     verify_run v = {r, res, cb, ctx, 0};
     XXH3_state_t *st = XXH3_createState();
     uint8_t *mark = calloc(r->npframe ? r->npframe : 1, 1);
-    if (!st || !mark) {
+    r->kmark = calloc(r->nkframe ? r->nkframe : 1, 1);
+    if (!st || !mark || !r->kmark) {
         XXH3_freeState(st);
         free(mark);
+        free(r->kmark);
+        r->kmark = NULL;
         return tt__reader_err(r, TT_E_NOMEM, "out of memory");
     }
     for (size_t bi = 0; bi < r->nbatches && !v.stop; bi++) {
@@ -137,6 +140,8 @@ int tt_reader_verify(tt_reader *r, tt_verify_result *res, int (*cb)(void *ctx, c
             if (rc == TT_E_IO || rc == TT_E_NOMEM) {
                 XXH3_freeState(st);
                 free(mark);
+                free(r->kmark);
+                r->kmark = NULL;
                 return rc;
             }
             problem(&v, rc, r->batches[bi].offset, -1);
@@ -163,8 +168,19 @@ int tt_reader_verify(tt_reader *r, tt_verify_result *res, int (*cb)(void *ctx, c
         if (rc != TT_OK)
             problem(&v, rc, r->pframe[p], -1);
     }
+    for (size_t p = 0; p < r->nkframe && !v.stop; p++) {
+        if (r->kmark[p])
+            continue;
+        tt_frame_header h;
+        int rc = tt__read_frame(r, r->kframe[p], &h, NULL, NULL, 0);
+        res->frames_checked++;
+        if (rc != TT_OK)
+            problem(&v, rc, r->kframe[p], -1);
+    }
     XXH3_freeState(st);
     free(mark);
+    free(r->kmark);
+    r->kmark = NULL;
     if (r->info.footer_intact && !v.stop) {
         int rc = verify_meta_frames(&v);
         if (rc != TT_OK)

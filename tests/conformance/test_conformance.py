@@ -32,7 +32,8 @@ REQUIRED = [
     "damaged BATCH frame", "damaged BATCH under an intact footer", "damaged PAYLOAD frame", "damaged META frame",
     "damaged unknown frame", "garbage between frames", "lost records", "footer version differs",
     "content hash mismatch", "bad magic", "bad header fields", "newer major version", "zstd payload not one frame",
-    "chunk checks", "dtype UNKNOWN", "empty batch", "footer without key ranges",
+    "chunk checks", "dtype UNKNOWN", "empty batch", "footer without key ranges", "packed records",
+    "damaged PACK frame",
 ]
 
 failures = []

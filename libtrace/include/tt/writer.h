@@ -149,6 +149,8 @@ TT_API int tt_put(tt_writer *w, const tt_key *key, tt_dtype dtype, int ndim, con
 #define TT_REC_HAS_PAYLOAD 0x01u /* the tensor bytes are in the file */
 #define TT_REC_HAS_HASH 0x02u    /* `hash` is the content hash of the tensor */
 #define TT_REC_HAS_STATS 0x04u   /* `stats` are valid */
+#define TT_REC_PACKED 0x08u      /* reader only: the content is stored packed with other small records in one
+                                    PACK frame (format 1.1); TT_REC_HAS_PAYLOAD is set too. Ignored by writers */
 #define TT_REC_LOST 0x80u        /* reader only: the payload frames are missing or damaged (recovered file) */
 
 typedef struct tt_record {
