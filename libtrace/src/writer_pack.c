@@ -24,7 +24,7 @@
  * by the chunk size (the workers' scratch buffers hold one chunk). */
 #define PACK_BYTES ((uint32_t)256 << 10)
 #define PACK_RECORD_MAX ((uint32_t)16 << 10)
-#define PACK_MAX_RECORDS 4096u
+#define PACK_MAX_RECORDS 1024u
 /* Contents below this many bytes are stored without compression (as payloads are: writer_pool.c). */
 #define PACK_STORE_BELOW 256u
 
@@ -50,7 +50,7 @@ void tt__pack_seal(tt_writer *w)
 
 /* Written pack jobs are kept for the next packs (at most this many): a fresh pack's buffers would cost the caller
  * page faults on every record (the allocator maps them anew), which measured as the largest cost of a put. */
-#define PACK_SPARES 2u
+#define PACK_SPARES 4u
 
 void tt__pack_recycle(tt_writer *w, tt_job *p)
 {
