@@ -620,6 +620,19 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
     }
     if ((rc = wait_for_room(w, reserve)) != TT_OK)
         goto refuse;
+    while (small && tt__pack_must_wait(w, data_bytes)) {
+        if (w->on_full == TT_ON_FULL_DROP) {
+            w->counters.dropped++;
+            rc = TT_DROPPED;
+            goto refuse;
+        }
+        pthread_cond_wait(&w->cv_space, &w->mu);
+        if (w->closing || w->failed) {
+            w->counters.errors++;
+            rc = w->failed ? (w->status ? w->status : TT_E_IO) : TT_E_STATE;
+            goto refuse;
+        }
+    }
     if (small) {
         stamp_record(w, s, &tmp.rec);
         /* the bytes are copied under the lock: at most pack_record_max of them, and no second lock */

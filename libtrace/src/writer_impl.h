@@ -110,7 +110,7 @@ struct tt_writer {
     tt_job *chunk_head, *chunk_tail;   /* jobs with chunk tasks left to hand out */
     tt_job *open_pack;                 /* the pack job taking small records, if any (it is the tail) */
     tt_job *pack_spare;                /* written pack jobs kept for reuse (writer_pack.c) */
-    uint32_t npack_spare;
+    uint32_t npacks;                   /* pack jobs allocated (in use or spare) */
     uint64_t flush_target;             /* order number up to which a flush was asked */
     uint64_t durable_order;            /* records with order < this are in a written batch (or skipped) */
     int stop_workers, closing;
@@ -160,7 +160,11 @@ uint64_t tt__pack_reserve(uint64_t data_bytes);
  *  open pack job, opening one (linked at the tail, next order number) when there is none or it is full.
  *  @return : TT_OK or TT_E_NOMEM. */
 int tt__pack_add(tt_writer *w, const tt_job *tmp, const void *data, uint64_t data_bytes, uint64_t reserve);
-/*! tt__pack_recycle() : (file thread, without the lock) a written pack job is kept for reuse or freed. */
+/*! tt__pack_must_wait() : under mu, before tt__pack_add(): 1 when the record needs a new pack and every pack job
+ *  is in use (the caller then waits on cv_space, which the file thread signals as it writes packs). A full open
+ *  pack is sealed. */
+int tt__pack_must_wait(tt_writer *w, uint64_t data_bytes);
+/*! tt__pack_recycle() : under mu (file thread): a written pack job is kept for reuse. */
 void tt__pack_recycle(tt_writer *w, tt_job *p);
 /*! tt__pack_free_spares() : frees the kept pack jobs (at close). */
 void tt__pack_free_spares(tt_writer *w);

@@ -48,21 +48,17 @@ void tt__pack_seal(tt_writer *w)
     tt__pool_enqueue_hash(w, p);
 }
 
-/* Written pack jobs are kept for the next packs (at most this many): a fresh pack's buffers would cost the caller
- * page faults on every record (the allocator maps them anew), which measured as the largest cost of a put. */
-#define PACK_SPARES 4u
+/* At most this many pack jobs exist (open, with the workers, waiting to be written); written ones are kept and
+ * reused. Fresh buffers cost the caller a page fault every few records (the allocator maps large blocks anew),
+ * which the profile showed as the largest cost of a small put; and a producer faster than the file thread would
+ * otherwise pile up packs up to the in-flight bound. A put that needs a new pack when all are taken waits for one
+ * to be written (or drops, under TT_ON_FULL_DROP), as for in-flight room. */
+#define PACK_JOBS 8u
 
 void tt__pack_recycle(tt_writer *w, tt_job *p)
 {
-    pthread_mutex_lock(&w->mu);
-    if (w->npack_spare < PACK_SPARES) {
-        p->next = w->pack_spare;
-        w->pack_spare = p;
-        w->npack_spare++;
-        p = NULL;
-    }
-    pthread_mutex_unlock(&w->mu);
-    tt__job_free(p);
+    p->next = w->pack_spare;
+    w->pack_spare = p;
 }
 
 void tt__pack_free_spares(tt_writer *w)
@@ -72,7 +68,21 @@ void tt__pack_free_spares(tt_writer *w)
         w->pack_spare = p->next;
         tt__job_free(p);
     }
-    w->npack_spare = 0;
+}
+
+/* Can the open pack take data_bytes more, and one more record? */
+static int open_fits(const tt_writer *w, uint64_t data_bytes)
+{
+    const tt_job *p = w->open_pack;
+    return p && p->nents < PACK_MAX_RECORDS && p->data_len + data_bytes <= w->pack_bytes;
+}
+
+int tt__pack_must_wait(tt_writer *w, uint64_t data_bytes)
+{
+    if (open_fits(w, data_bytes))
+        return 0;
+    tt__pack_seal(w); /* full: it goes to the workers, and will be reused once written */
+    return !w->pack_spare && w->npacks >= PACK_JOBS;
 }
 
 static tt_job *pack_new(tt_writer *w)
@@ -80,25 +90,24 @@ static tt_job *pack_new(tt_writer *w)
     tt_job *p = w->pack_spare;
     if (p) {
         w->pack_spare = p->next;
-        w->npack_spare--;
         uint8_t *data = p->data;
         tt_pack_entry *ents = p->ents;
-        uint32_t cap = p->ents_cap;
         memset(p, 0, sizeof *p);
-        p->data = data, p->ents = ents, p->ents_cap = cap;
+        p->data = data, p->ents = ents;
     } else {
         if (!(p = calloc(1, sizeof *p)))
             return NULL;
         p->data = malloc(w->pack_bytes);
-        p->ents_cap = 256;
-        p->ents = malloc(p->ents_cap * sizeof *p->ents);
+        p->ents = malloc(PACK_MAX_RECORDS * sizeof *p->ents);
         if (!p->data || !p->ents) {
             free(p->data);
             free(p->ents);
             free(p);
             return NULL;
         }
+        w->npacks++;
     }
+    p->ents_cap = PACK_MAX_RECORDS;
     p->packed = 1;
     p->order = w->next_order++;
     p->state = JOB_OPEN;
@@ -114,19 +123,11 @@ static tt_job *pack_new(tt_writer *w)
 
 int tt__pack_add(tt_writer *w, const tt_job *tmp, const void *data, uint64_t data_bytes, uint64_t reserve)
 {
-    tt_job *p = w->open_pack;
-    if (p && (p->nents == PACK_MAX_RECORDS || p->data_len + data_bytes > w->pack_bytes)) {
+    if (!open_fits(w, data_bytes))
         tt__pack_seal(w);
-        p = NULL;
-    }
+    tt_job *p = w->open_pack;
     if (!p && !(p = pack_new(w)))
         return TT_E_NOMEM;
-    if (p->nents == p->ents_cap) {
-        size_t cap = p->ents_cap;
-        if (tt_grow((void **)&p->ents, &cap, (size_t)p->nents + 1, sizeof *p->ents) != TT_OK)
-            return TT_E_NOMEM;
-        p->ents_cap = (uint32_t)(cap < PACK_MAX_RECORDS ? cap : PACK_MAX_RECORDS);
-    }
     tt_pack_entry *e = &p->ents[p->nents++];
     e->rec = tmp->rec;
     e->prompt_id = tmp->prompt_id, e->phase = tmp->phase, e->point = tmp->point;
