@@ -448,14 +448,15 @@ typedef struct rec_where {
     uint32_t payload_frames, pack_start;
 } rec_where;
 
-/* Adds a record to the pending batch; ids are its interned prompt id, phase and point. */
+/* Adds a record to the pending batch; ids are its interned prompt id, phase and point. since: when the record
+ * came (0: now), which starts the batch's flush_ms clock. */
 static void batch_append(tt_writer *w, const tt_record *r, const uint32_t ids[3], uint32_t key_bytes,
-                         const rec_where *at)
+                         const rec_where *at, uint64_t since)
 {
     tt_batch_build *b = w->batch;
     uint32_t i = b->n++;
     if (i == 0)
-        b->start_mono = tt_monotonic_ns();
+        b->start_mono = since ? since : tt_monotonic_ns();
     b->seq[i] = r->seq;
     b->time_ns[i] = r->time_ns;
     b->prompt_id[i] = ids[0];
@@ -549,7 +550,8 @@ static void write_pack(tt_writer *w, tt_job *j)
             at.payload_stored = e->rec.nbytes * h->stored_size / h->raw_size;
         }
         uint32_t ids[3] = {e->prompt_id, e->phase, e->point};
-        batch_append(w, &e->rec, ids, e->key_bytes, &at);
+        /* the pack already held its records up to flush_ms: the batch is due flush_ms after the first came */
+        batch_append(w, &e->rec, ids, e->key_bytes, &at, j->opened_mono);
         if (emit_if_full(w) == TT_E_NOMEM)
             rc = TT_E_NOMEM;
     }
@@ -593,7 +595,7 @@ static void write_job(tt_writer *w, tt_job *j)
         if (rc == TT_OK) {
             rec_where at = {off, stored, 0, (j->rec.flags & TT_REC_HAS_PAYLOAD) ? j->nchunks : 0, 0};
             uint32_t ids[3] = {j->prompt_id, j->phase, j->point};
-            batch_append(w, &j->rec, ids, j->key_bytes, &at);
+            batch_append(w, &j->rec, ids, j->key_bytes, &at, 0);
         } else if (rc == TT_E_NOMEM) {
             pthread_mutex_lock(&w->mu);
             tt__writer_fail(w, rc, "%s: out of memory indexing frames", w->path);

@@ -150,7 +150,7 @@ run("flatc", "-b", "--root-type", "tt.fb.RecordBatch", "-o", work, schema, path(
 hb = path("hb.ttr")
 batch_off = 32 + 56 + len(tensor)
 footer_json = {
-    "format_major": 1, "format_minor": 0, "writer": "flatc by hand", "record_count": 3, "chunk_bytes": 4096,
+    "format_major": 1, "format_minor": 1, "writer": "flatc by hand", "record_count": 3, "chunk_bytes": 4096,
     "meta": [{"key": "engine", "value": "handmade"}], "strings": ["attn_out", "p6_len_16", "decode0", "q_post_rope"],
     "batches": {"offset": [batch_off], "first_record": [0], "record_count": [3]},
     "frames": {"offset": [32], "type": ["PAYLOAD"]},
@@ -162,7 +162,7 @@ out = run(tool, "assemble", assembled, f"payload:{path('p.bin')}:0:5", f"batch:{
           f"footer:{path('hf.ttr')}").decode()
 check(f"batch {batch_off}" in out, f"frames where the footer says: {out}")
 dump = run(tool, "dump", assembled).decode().splitlines()
-check(dump[0] == "format 1.0 records 3 footer 1", f"opened by the footer: {dump[0]}")
+check(dump[0] == "format 1.1 records 3 footer 1", f"opened by the footer: {dump[0]}")
 check("meta engine=handmade" in dump, "metadata from the flatc footer")
 rec = [l for l in dump if l.startswith("record ")]
 check(len(rec) == 3, "three records")

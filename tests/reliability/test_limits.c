@@ -127,6 +127,7 @@ static void hf_close(hfile *f, void (*tweak)(tt_footer_view *v, void *ctx), void
     }
     tt_footer_view v = {0};
     v.format_major = TT_FORMAT_MAJOR;
+    v.format_minor = TT_FORMAT_MINOR; /* the file header's: a footer that differs is not used */
     v.writer = "hostile";
     v.chunk_bytes = 4096;
     v.record_count = total;

@@ -81,7 +81,7 @@ void cli_die(int code, const char *fmt, ...)
 void cli_print_version(void)
 {
     printf("%s (tensortrace) %s\n", prog_name, tt_version());
-    printf("trace format 1.0\n");
+    printf("trace format 1.1\n");
 }
 
 void cli_close_out(FILE *f, const char *path)
