@@ -68,6 +68,20 @@ static void verify_record(verify_run *v, const tt_record *rec, XXH3_state_t *st,
     }
 }
 
+/* Checks the frames at off[0..n) that no record reached (mark[i] == 0) by their own checksums. */
+static void check_unreached(verify_run *v, const uint64_t *off, size_t n, const uint8_t *mark)
+{
+    for (size_t p = 0; p < n && !v->stop; p++) {
+        if (mark[p])
+            continue;
+        tt_frame_header h;
+        int rc = tt__read_frame(v->r, off[p], &h, NULL, NULL, 0);
+        v->res->frames_checked++;
+        if (rc != TT_OK)
+            problem(v, rc, off[p], -1);
+    }
+}
+
 /* META frames of a file opened by its footer: the reader takes the metadata from the footer and never reads
  * them, so without this a damaged META frame would go unreported (and a later recovery would have to skip it).
  * Their offsets are in the footer's frame index; the footer was verified at open. */
@@ -159,24 +173,8 @@ int tt_reader_verify(tt_reader *r, tt_verify_result *res, int (*cb)(void *ctx, c
         }
     }
     /* frames no record reached: their own checksums */
-    for (size_t p = 0; p < r->npframe && !v.stop; p++) {
-        if (mark[p])
-            continue;
-        tt_frame_header h;
-        int rc = tt__read_frame(r, r->pframe[p], &h, NULL, NULL, 0);
-        res->frames_checked++;
-        if (rc != TT_OK)
-            problem(&v, rc, r->pframe[p], -1);
-    }
-    for (size_t p = 0; p < r->nkframe && !v.stop; p++) {
-        if (r->kmark[p])
-            continue;
-        tt_frame_header h;
-        int rc = tt__read_frame(r, r->kframe[p], &h, NULL, NULL, 0);
-        res->frames_checked++;
-        if (rc != TT_OK)
-            problem(&v, rc, r->kframe[p], -1);
-    }
+    check_unreached(&v, r->pframe, r->npframe, mark);
+    check_unreached(&v, r->kframe, r->nkframe, r->kmark);
     XXH3_freeState(st);
     free(mark);
     free(r->kmark);
