@@ -82,7 +82,8 @@ void tt_frame_header_encode(const tt_frame_header *h, uint8_t out[TT_FRAME_HEADE
 uint64_t tt_frame_raw_limit(uint8_t type)
 {
     switch (type) {
-    case TT_FRAME_PAYLOAD: return TT_LIMIT_PAYLOAD_CHUNK;
+    case TT_FRAME_PAYLOAD:
+    case TT_FRAME_PACK: return TT_LIMIT_PAYLOAD_CHUNK;
     case TT_FRAME_FOOTER: return TT_LIMIT_FOOTER;
     default: return TT_LIMIT_META_FRAME;
     }
@@ -95,6 +96,7 @@ const char *tt_frame_type_name(uint8_t type)
     case TT_FRAME_BATCH: return "BATCH";
     case TT_FRAME_META: return "META";
     case TT_FRAME_FOOTER: return "FOOTER";
+    case TT_FRAME_PACK: return "PACK";
     default: return "UNKNOWN";
     }
 }

@@ -38,7 +38,14 @@
 #define TT_MIN_CHUNK_BYTES (4u << 10)
 
 /* ---- Enumerations stored in frames (same values as schemas/trace.fbs) --------------------------------------- */
-enum { TT_FRAME_INVALID = 0, TT_FRAME_PAYLOAD = 1, TT_FRAME_BATCH = 2, TT_FRAME_META = 3, TT_FRAME_FOOTER = 4 };
+enum {
+    TT_FRAME_INVALID = 0,
+    TT_FRAME_PAYLOAD = 1,
+    TT_FRAME_BATCH = 2,
+    TT_FRAME_META = 3,
+    TT_FRAME_FOOTER = 4,
+    TT_FRAME_PACK = 5 /* format 1.1: the contents of several small records, one after the other */
+};
 enum { TT_CODEC_RAW = 0, TT_CODEC_ZSTD = 1 };
 enum { TT_FILTER_NONE = 0, TT_FILTER_SHUFFLE = 1, TT_FILTER_FLOAT = 2 };
 #define TT_FILTER_LAST TT_FILTER_FLOAT /* the highest filter this reader knows */
@@ -65,8 +72,8 @@ typedef struct tt_frame_header {
     uint8_t codec;        /* TT_CODEC_* */
     uint8_t filter;       /* TT_FILTER_* */
     uint8_t elem_size;    /* SHUFFLE: element size (2..16); FLOAT: 1, 2 or 4; otherwise 0 */
-    uint32_t aux;         /* PAYLOAD: chunk index; BATCH: record count; else 0 */
-    uint64_t seq;         /* PAYLOAD: the record's seq; BATCH: first record's seq; else 0 */
+    uint32_t aux;         /* PAYLOAD: chunk index; BATCH, PACK: record count; else 0 */
+    uint64_t seq;         /* PAYLOAD: the record's seq; BATCH, PACK: first record's seq; else 0 */
     uint64_t stored_size; /* payload bytes in the file after the header */
     uint64_t raw_size;    /* payload bytes after decoding */
     uint64_t payload_hash;/* XXH3-64 of the stored payload bytes */
@@ -79,7 +86,7 @@ void tt_frame_header_encode(const tt_frame_header *h, uint8_t out[TT_FRAME_HEADE
 int tt_frame_header_decode(const uint8_t in[TT_FRAME_HEADER_SIZE], tt_frame_header *h, char *err, size_t errlen);
 /*! tt_frame_raw_limit() : the largest raw_size allowed for a frame type. */
 uint64_t tt_frame_raw_limit(uint8_t type);
-/*! tt_frame_type_name() : "PAYLOAD", "BATCH", "META", "FOOTER" or "UNKNOWN". */
+/*! tt_frame_type_name() : "PAYLOAD", "BATCH", "META", "FOOTER", "PACK" or "UNKNOWN". */
 const char *tt_frame_type_name(uint8_t type);
 
 /* ---- Trailer --------------------------------------------------------------------------------------------- */

@@ -19,7 +19,7 @@ enum { RB_FIRST_RECORD, RB_CHUNK_BYTES, RB_STRINGS, RB_SEQ, RB_TIME_NS, RB_PROMP
        RB_STEP, RB_TOKEN_ID, RB_LOGICAL_TOK_IDX, RB_POS_ID, RB_ROWS, RB_RANK, RB_DTYPE, RB_NDIM, RB_DIMS, RB_FLAGS,
        RB_HASH, RB_STAT_MIN, RB_STAT_MAX, RB_STAT_MEAN, RB_STAT_ABSMAX, RB_STAT_L2, RB_NAN_COUNT, RB_INF_COUNT,
        RB_PAYLOAD_OFFSET, RB_PAYLOAD_FRAMES, RB_PAYLOAD_STORED, RB_COUNTERS, RB_SHARD_KIND, RB_SHARD_DIM,
-       RB_SHARD_INDEX, RB_SHARD_COUNT };
+       RB_SHARD_INDEX, RB_SHARD_COUNT, RB_PACK_OFFSET, RB_PACK_START };
 enum { MT_ENTRIES };
 enum { BI_OFFSET, BI_FRAME_SIZE, BI_FIRST_RECORD, BI_RECORD_COUNT, BI_SEQ_MIN, BI_SEQ_MAX, BI_LAYER_MIN,
        BI_LAYER_MAX, BI_STEP_MIN, BI_STEP_MAX, BI_POS_MIN, BI_POS_MAX };
@@ -61,6 +61,7 @@ static const fb_field_desc batch_fields[] = {
     {"counters", RB_COUNTERS, FB_TABLE, 0, &counters_desc},
     VEC("shard_kind", RB_SHARD_KIND, 1), VEC("shard_dim", RB_SHARD_DIM, 4), VEC("shard_index", RB_SHARD_INDEX, 4),
     VEC("shard_count", RB_SHARD_COUNT, 4),
+    VEC("pack_offset", RB_PACK_OFFSET, 8), VEC("pack_start", RB_PACK_START, 4),
 };
 const fb_table_desc tt_fb_desc_batch = {"RecordBatch", batch_fields, sizeof batch_fields / sizeof batch_fields[0]};
 
@@ -199,12 +200,15 @@ int tt_fb_encode_batch(fb_builder *b, const tt_batch_view *v, const uint8_t **ou
     c[RB_SHARD_DIM] = col(b, v->shard_dim, n, 4);
     c[RB_SHARD_INDEX] = col(b, v->shard_index, n, 4);
     c[RB_SHARD_COUNT] = col(b, v->shard_count, n, 4);
+    fb_ref pack_offset = col(b, v->pack_offset, n, 8), pack_start = col(b, v->pack_start, n, 4);
     fb_table_begin(b);
     fb_add_u64(b, RB_FIRST_RECORD, v->first_record);
     fb_add_u32(b, RB_CHUNK_BYTES, v->chunk_bytes);
     fb_add_ref(b, RB_STRINGS, strings);
     for (unsigned id = RB_SEQ; id <= RB_SHARD_COUNT; id++)
         fb_add_ref(b, id, c[id]);
+    fb_add_ref(b, RB_PACK_OFFSET, pack_offset);
+    fb_add_ref(b, RB_PACK_START, pack_start);
     fb_ref root = fb_table_end(b);
     return fb_finish(b, root, TT_FB_IDENT, out, size);
 }
@@ -337,6 +341,25 @@ static int check_records(const tt_batch_view *v, char *err, size_t errlen)
                             v->shard_count ? v->shard_count[i] : -1, nd, why, sizeof why))
             return tt_errf(err, errlen, TT_E_CORRUPT, "record %u: %s", i, why);
         uint8_t flags = v->flags ? v->flags[i] : 0;
+        if (flags & TT_REC_PACKED) {
+            /* FORMAT.md section 5, "Packed records": the content is bytes [pack_start, pack_start + nbytes) of
+             * the PACK frame at pack_offset; where that frame is and what it holds is checked when it is read */
+            uint64_t off = v->pack_offset ? v->pack_offset[i] : 0;
+            uint64_t start = v->pack_start ? v->pack_start[i] : 0;
+            if (flags & TT_REC_HAS_PAYLOAD)
+                return tt_errf(err, errlen, TT_E_CORRUPT, "record %u: flags 0x%02x say both payload frames and packed",
+                               i, flags);
+            if (dt == TT_DTYPE_UNKNOWN || bytes == 0)
+                return tt_errf(err, errlen, TT_E_CORRUPT, "record %u: packed record without content (dtype %u, %llu "
+                               "bytes)", i, dt, (unsigned long long)bytes);
+            if (off < TT_FILE_HEADER_SIZE)
+                return tt_errf(err, errlen, TT_E_CORRUPT, "record %u: PACK frame offset %llu inside the file header",
+                               i, (unsigned long long)off);
+            if (bytes > TT_LIMIT_PAYLOAD_CHUNK || start > TT_LIMIT_PAYLOAD_CHUNK - bytes)
+                return tt_errf(err, errlen, TT_E_CORRUPT, "record %u: packed bytes %llu..%llu past the %llu-byte limit "
+                               "of a PACK frame", i, (unsigned long long)start,
+                               (unsigned long long)(start + bytes), (unsigned long long)TT_LIMIT_PAYLOAD_CHUNK);
+        }
         if (flags & TT_REC_HAS_PAYLOAD) {
             if (dt == TT_DTYPE_UNKNOWN)
                 return tt_errf(err, errlen, TT_E_CORRUPT, "record %u: payload of unknown dtype", i);
@@ -420,6 +443,8 @@ int tt_fb_decode_batch(const uint8_t *buf, size_t len, tt_batch_view *v, char *e
         {RB_SHARD_DIM, (const void **)&v->shard_dim, "shard_dim"},
         {RB_SHARD_INDEX, (const void **)&v->shard_index, "shard_index"},
         {RB_SHARD_COUNT, (const void **)&v->shard_count, "shard_count"},
+        {RB_PACK_OFFSET, (const void **)&v->pack_offset, "pack_offset"},
+        {RB_PACK_START, (const void **)&v->pack_start, "pack_start"},
     };
     for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++)
         if ((rc = get_col(buf, t, cols[i].id, v->n, cols[i].dst, cols[i].name, err, errlen)) != TT_OK)

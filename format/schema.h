@@ -45,6 +45,8 @@ typedef struct tt_batch_view {
     const uint64_t *payload_stored;
     const uint8_t *shard_kind;  /* absent: every record whole (TT_SHARD_NONE) */
     const int32_t *shard_dim, *shard_index, *shard_count; /* absent: -1 */
+    const uint64_t *pack_offset;  /* format 1.1, packed records (flags bit 3): offset of their PACK frame */
+    const uint32_t *pack_start;   /* ... and where their content starts in its decoded bytes */
     int has_counters;
     tt_writer_counters counters;
     const uint8_t *buf;         /* decode: the buffer the pointers point into */

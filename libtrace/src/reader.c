@@ -212,6 +212,14 @@ static int load_footer_index(tt_reader *r, const tt_footer_view *f, uint64_t foo
         if (off < TT_FILE_HEADER_SIZE || off > footer_off - TT_FRAME_HEADER_SIZE)
             return tt__reader_err(r, TT_E_CORRUPT, "footer: frame %u at offset %llu is outside the body", i,
                                   (unsigned long long)off);
+        if (type == TT_FRAME_PACK) {
+            if (r->nkframe && off <= r->kframe[r->nkframe - 1])
+                return tt__reader_err(r, TT_E_CORRUPT, "footer: frame %u offset %llu is not after the previous one",
+                                      i, (unsigned long long)off);
+            if (tt__add_pack_frame(r, off) != TT_OK)
+                return TT_E_NOMEM;
+            continue;
+        }
         if (type != TT_FRAME_PAYLOAD)
             continue;
         if (r->npframe && off <= r->pframe[r->npframe - 1])
@@ -296,8 +304,11 @@ static void reset_index(tt_reader *r)
     free(r->batches);
     free(r->pframe);
     free(r->lost);
-    r->batches = NULL, r->pframe = NULL, r->lost = NULL;
+    free(r->kframe);
+    r->batches = NULL, r->pframe = NULL, r->lost = NULL, r->kframe = NULL;
     r->nbatches = r->batches_cap = r->npframe = r->pframe_cap = r->nlost = r->lost_cap = 0;
+    r->nkframe = r->kframe_cap = 0;
+    r->pack_off = 0;
     r->nrecords = 0;
     free_meta(r);
     tt_intern_free(&r->strings);
@@ -391,7 +402,7 @@ int tt_reader_open(tt_reader **out, const char *path, const tt_reader_options *o
     }
     r->info.record_count = r->nrecords;
     r->info.batch_count = r->nbatches;
-    r->info.payload_frame_count = r->npframe;
+    r->info.payload_frame_count = r->npframe + r->nkframe;
     r->info.meta_count = r->nmeta;
     r->info.lost_records = r->nlost;
     if (!r->info.writer)
@@ -423,6 +434,7 @@ void tt_reader_close(tt_reader *r)
     free(r->own.stored);
     free(r->own.chunk);
     free(r->own.scratch);
+    free(r->pack_buf);
     free(r->path);
     free(r);
 }
@@ -619,7 +631,14 @@ void tt__fill_record(tt_reader *r, const tt_cached_batch *cb, uint32_t i, uint64
     out->stats.inf_count = COL(v, inf_count, i, 0);
     out->stored_bytes = COL(v, payload_stored, i, 0);
     out->payload_frames = (out->flags & TT_REC_HAS_PAYLOAD) ? COL(v, payload_frames, i, 0) : 0;
-    if ((r->nlost && tt__is_lost(r, index)) || ((out->flags & TT_REC_HAS_PAYLOAD) && !payload_indexed(r, v, i)))
+    int present = !(out->flags & TT_REC_HAS_PAYLOAD) || payload_indexed(r, v, i);
+    if ((COL(v, flags, i, 0) & TT_REC_PACKED) && !(out->flags & TT_REC_HAS_PAYLOAD)) {
+        /* packed (format 1.1): to the caller a record with its tensor stored, in one frame */
+        out->flags |= TT_REC_HAS_PAYLOAD | TT_REC_PACKED;
+        out->payload_frames = 1;
+        present = tt__pack_indexed(r, COL(v, pack_offset, i, 0));
+    }
+    if ((r->nlost && tt__is_lost(r, index)) || !present)
         out->flags |= TT_REC_LOST;
 }
 
@@ -725,8 +744,10 @@ static size_t pframe_find(const tt_reader *r, uint64_t off)
     return tt_sorted_find(r->pframe, r->npframe, off);
 }
 
-/* The record's payload location and chunk size, from its batch. */
-static int payload_where(tt_reader *r, const tt_record *rec, uint64_t *first_off, uint32_t *chunk_bytes)
+/* The record's payload location and chunk size, from its batch; for a packed record, its PACK frame's offset
+ * and where its content starts in the frame. */
+static int payload_where(tt_reader *r, const tt_record *rec, uint64_t *first_off, uint32_t *chunk_bytes,
+                         uint32_t *pack_start)
 {
     size_t bi = batch_of(r, rec->index);
     tt_cached_batch *cb;
@@ -734,9 +755,82 @@ static int payload_where(tt_reader *r, const tt_record *rec, uint64_t *first_off
     if (rc != TT_OK)
         return rc;
     uint32_t i = (uint32_t)(rec->index - r->batches[bi].first_record);
-    *first_off = COL(&cb->v, payload_offset, i, 0);
+    int packed = (rec->flags & TT_REC_PACKED) != 0;
+    *first_off = packed ? COL(&cb->v, pack_offset, i, 0) : COL(&cb->v, payload_offset, i, 0);
+    *pack_start = packed ? COL(&cb->v, pack_start, i, 0) : 0;
     *chunk_bytes = cb->v.chunk_bytes;
     return TT_OK;
+}
+
+int tt__add_pack_frame(tt_reader *r, uint64_t off)
+{
+    if (tt_grow((void **)&r->kframe, &r->kframe_cap, r->nkframe + 1, sizeof *r->kframe) != TT_OK)
+        return tt__reader_err(r, TT_E_NOMEM, "out of memory for the frame index");
+    r->kframe[r->nkframe++] = off;
+    return TT_OK;
+}
+
+int tt__pack_indexed(const tt_reader *r, uint64_t off) { return tt_sorted_find(r->kframe, r->nkframe, off) != SIZE_MAX; }
+
+/* The decoded content of the PACK frame at off, kept until another one is read. */
+static int pack_content(tt_reader *r, uint64_t off, const uint8_t **data, uint64_t *len)
+{
+    if (r->pack_off != off || !r->pack_off) {
+        tt_frame_header h;
+        const uint8_t *raw;
+        r->pack_off = 0;
+        int rc = tt__read_frame(r, off, &h, &raw, NULL, 0);
+        if (rc != TT_OK)
+            return rc;
+        if (h.type != TT_FRAME_PACK)
+            return tt__reader_err(r, TT_E_CORRUPT, "frame at offset %llu: a %s frame where a PACK frame should be",
+                                  (unsigned long long)off, tt_frame_type_name(h.type));
+        /* take the decoded bytes over from the reader's chunk buffer, and give it the old pack buffer */
+        uint8_t *old = r->pack_buf;
+        size_t old_cap = r->pack_cap;
+        r->pack_buf = r->b->chunk;
+        r->pack_cap = r->b->chunk_cap;
+        r->b->chunk = old;
+        r->b->chunk_cap = old_cap;
+        r->pack_off = off;
+        r->pack_len = h.raw_size;
+    }
+    *data = r->pack_buf;
+    *len = r->pack_len;
+    return TT_OK;
+}
+
+/* Reads a packed record's content (FORMAT.md section 5): bytes [start, start + nbytes) of its PACK frame. */
+static int pack_walk(tt_reader *r, const tt_record *rec, uint64_t off, uint32_t start,
+                     int (*fn)(void *ctx, uint32_t c, const uint8_t *data, size_t len), void *ctx, uint8_t *direct)
+{
+    size_t k = tt_sorted_find(r->kframe, r->nkframe, off);
+    if (k == SIZE_MAX)
+        return tt__reader_err(r, TT_E_CORRUPT, "record %llu: PACK frame at offset %llu is not in the frame index",
+                              (unsigned long long)rec->index, (unsigned long long)off);
+    if (r->kmark) /* reached, whether or not it reads well */
+        r->kmark[k] = 1;
+    const uint8_t *data = NULL;
+    uint64_t len = 0;
+    int rc = pack_content(r, off, &data, &len);
+    if (rc != TT_OK) {
+        char why[TT_ERRMSG_SIZE];
+        size_t n = strlen(r->path) + 2;
+        snprintf(why, sizeof why, "%s", strlen(r->errmsg) > n ? r->errmsg + n : r->errmsg);
+        return tt__reader_err(r, rc, "record %llu (%s layer %d), packed: %s", (unsigned long long)rec->index,
+                              rec->key.point, rec->key.layer, why);
+    }
+    if (start > len || rec->nbytes > len - start)
+        return tt__reader_err(r, TT_E_CORRUPT, "record %llu: packed bytes %u..%llu outside the %llu bytes of the PACK "
+                              "frame at offset %llu", (unsigned long long)rec->index, start,
+                              (unsigned long long)(start + rec->nbytes), (unsigned long long)len,
+                              (unsigned long long)off);
+    const uint8_t *p = data + start;
+    if (direct) {
+        memcpy(direct, p, (size_t)rec->nbytes);
+        p = direct;
+    }
+    return fn ? fn(ctx, 0, p, (size_t)rec->nbytes) : TT_OK;
 }
 
 int tt__chunk_walk(tt_reader *r, const tt_record *rec, uint32_t first, uint32_t last,
@@ -744,10 +838,12 @@ int tt__chunk_walk(tt_reader *r, const tt_record *rec, uint32_t first, uint32_t 
                    uint8_t *direct)
 {
     uint64_t off0;
-    uint32_t cb;
-    int rc = payload_where(r, rec, &off0, &cb);
+    uint32_t cb, start;
+    int rc = payload_where(r, rec, &off0, &cb, &start);
     if (rc != TT_OK)
         return rc;
+    if (rec->flags & TT_REC_PACKED)
+        return pack_walk(r, rec, off0, start, fn, ctx, direct);
     size_t p = pframe_find(r, off0);
     if (p == SIZE_MAX || p + rec->payload_frames > r->npframe)
         return tt__reader_err(r, TT_E_CORRUPT, "record %llu: payload frame at offset %llu is not in the frame index",
@@ -871,7 +967,8 @@ int tt_reader_read_rows(tt_reader *r, uint64_t index, uint64_t row_begin, uint64
     if (x.end == x.begin)
         return TT_OK;
     uint64_t off0;
-    if ((rc = payload_where(r, &rec, &off0, &x.chunk_bytes)) != TT_OK)
+    uint32_t start;
+    if ((rc = payload_where(r, &rec, &off0, &x.chunk_bytes, &start)) != TT_OK)
         return rc;
     uint32_t first = (uint32_t)(x.begin / x.chunk_bytes), last = (uint32_t)((x.end - 1) / x.chunk_bytes);
     return tt__chunk_walk(r, &rec, first, last, copy_rows, &x, NULL, NULL);

@@ -65,6 +65,9 @@ struct tt_reader {
     size_t nbatches, batches_cap;
     uint64_t *pframe;  /* payload frame offsets, increasing */
     size_t npframe, pframe_cap;
+    uint64_t *kframe;  /* PACK frame offsets, increasing (format 1.1) */
+    size_t nkframe, kframe_cap;
+    uint8_t *kmark;    /* tt_reader_verify(): per PACK frame, reached by a record */
     uint64_t *lost;    /* recovery: sorted record indices whose payload did not survive */
     size_t nlost, lost_cap;
     uint64_t nrecords;
@@ -78,6 +81,11 @@ struct tt_reader {
     tt_rbufs *b;       /* the ones it uses: &own, or another reader's (tt__reader_share_buffers) */
     void *xxh;         /* XXH3_state_t: the content hash, streamed over the chunks as they are decoded */
     struct tt_many *many; /* several files read as one (reader_many.c): the public functions forward to it */
+    /* the last PACK frame decoded: records packed together are usually read one after the other */
+    uint8_t *pack_buf;
+    size_t pack_cap;
+    uint64_t pack_off; /* its offset, 0: none */
+    uint64_t pack_len; /* its raw bytes */
 };
 
 /* reader.c */
@@ -100,7 +108,9 @@ int tt__is_lost(const tt_reader *r, uint64_t index);
 /*! tt__chunk_walk() : decodes the payload chunks of rec from first to last (inclusive) one after the other,
  *  calling fn(ctx, chunk_index, data, len) for each (fn may be NULL). With direct != NULL (the whole tensor's
  *  destination), each chunk is decoded in place there instead of into the reader's buffer. mark, when given,
- *  gets a 1 at the frame-index position of every frame read. */
+ *  gets a 1 at the frame-index position of every frame read. A packed record (TT_REC_PACKED) is read from its PACK
+ *  frame (the last one decoded is kept) as one piece, chunk 0, whatever first and last say; r->kmark, when set,
+ *  gets a 1 at the frame's position. */
 int tt__chunk_walk(tt_reader *r, const tt_record *rec, uint32_t first, uint32_t last,
                    int (*fn)(void *ctx, uint32_t c, const uint8_t *data, size_t len), void *ctx, uint8_t *mark,
                    uint8_t *direct);
@@ -123,6 +133,10 @@ int tt__many_read(tt_reader *r, uint64_t index, int rows, uint64_t row_begin, ui
 int tt__many_meta(tt_reader *r, tt_reader **first);
 int tt__many_verify(tt_reader *r, tt_verify_result *res, int (*cb)(void *ctx, const tt_problem *p), void *ctx);
 int tt__many_copy(tt_reader *r, const tt_filter *f, tt_writer *w, uint64_t *copied, uint64_t *lost);
+/*! tt__add_pack_frame() : appends a PACK frame offset to the index (offsets must increase). */
+int tt__add_pack_frame(tt_reader *r, uint64_t off);
+/*! tt__pack_indexed() : is there a PACK frame at off in the index? */
+int tt__pack_indexed(const tt_reader *r, uint64_t off);
 
 /* reader_scan.c */
 int tt__scan(tt_reader *r);

@@ -7,7 +7,8 @@
  * checksum; a BATCH or META frame whose payload checksum fails is skipped whole (its size is known from its valid
  * header); a frame cut by the end of the file ends the scan. PAYLOAD frames are checked by header only here;
  * their payload checksums are verified when they are read, so a damaged payload is an error at read time, never
- * wrong bytes. A record whose payload frames are not all found (right seq, right chunk numbers) is marked lost.
+ * wrong bytes. A record whose payload frames are not all found (right seq, right chunk numbers) is marked lost, as
+ * is a packed record whose PACK frame is not found.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "reader_impl.h"
@@ -111,7 +112,11 @@ static int add_scanned_batch(tt_reader *r, scan_state *s, uint64_t off, const tt
         if (lo < b.pos_min) b.pos_min = (int32_t)lo;
         if (hi > b.pos_max) b.pos_max = hi > INT32_MAX ? INT32_MAX : (int32_t)hi;
         uint8_t flags = v.flags ? v.flags[i] : 0;
-        if ((flags & TT_REC_HAS_PAYLOAD) && !payload_whole(r, s, &v, i)) {
+        /* a packed record (format 1.1) is whole when its PACK frame was found, with a valid header, where the
+         * record says: the frame precedes the batch, so the scan has met it */
+        int packed_lost = !(flags & TT_REC_HAS_PAYLOAD) && (flags & TT_REC_PACKED) &&
+                          !tt__pack_indexed(r, v.pack_offset ? v.pack_offset[i] : 0);
+        if (packed_lost || ((flags & TT_REC_HAS_PAYLOAD) && !payload_whole(r, s, &v, i))) {
             if (tt_grow((void **)&r->lost, &r->lost_cap, r->nlost + 1, sizeof *r->lost) != TT_OK)
                 return tt__reader_err(r, TT_E_NOMEM, "out of memory");
             r->lost[r->nlost++] = r->nrecords + i;
@@ -155,6 +160,10 @@ int tt__scan(tt_reader *r)
             break;
         if (h.type == TT_FRAME_PAYLOAD) {
             if ((rc = add_payload(r, &s, pos, &h)) != TT_OK)
+                goto out;
+        } else if (h.type == TT_FRAME_PACK) {
+            /* indexed by its valid header, like a PAYLOAD frame; its payload is checked when read */
+            if ((rc = tt__add_pack_frame(r, pos)) != TT_OK)
                 goto out;
         } else if (h.type == TT_FRAME_BATCH || h.type == TT_FRAME_META) {
             tt_frame_header h2;

@@ -1,6 +1,6 @@
 /*
  * reader_verify.c — tt_reader_verify(): every record batch is decoded and verified, every payload inflated
- * and re-hashed against its record (streaming, one chunk in memory at a time), and every payload or META frame
+ * and re-hashed against its record (streaming, one chunk in memory at a time), and every payload, PACK or META frame
  * that no record reached is checked by its own checksums; and tt_reader_copy(), which writes a clean copy of
  * (a filtered subset of) a trace.
  */
@@ -68,6 +68,20 @@ static void verify_record(verify_run *v, const tt_record *rec, XXH3_state_t *st,
     }
 }
 
+/* Checks the frames at off[0..n) that no record reached (mark[i] == 0) by their own checksums. */
+static void check_unreached(verify_run *v, const uint64_t *off, size_t n, const uint8_t *mark)
+{
+    for (size_t p = 0; p < n && !v->stop; p++) {
+        if (mark[p])
+            continue;
+        tt_frame_header h;
+        int rc = tt__read_frame(v->r, off[p], &h, NULL, NULL, 0);
+        v->res->frames_checked++;
+        if (rc != TT_OK)
+            problem(v, rc, off[p], -1);
+    }
+}
+
 /* META frames of a file opened by its footer: the reader takes the metadata from the footer and never reads
  * them, so without this a damaged META frame would go unreported (and a later recovery would have to skip it).
  * Their offsets are in the footer's frame index; the footer was verified at open. */
@@ -126,9 +140,12 @@ int tt_reader_verify(tt_reader *r, tt_verify_result *res, int (*cb)(void *ctx, c
     verify_run v = {r, res, cb, ctx, 0};
     XXH3_state_t *st = XXH3_createState();
     uint8_t *mark = calloc(r->npframe ? r->npframe : 1, 1);
-    if (!st || !mark) {
+    r->kmark = calloc(r->nkframe ? r->nkframe : 1, 1);
+    if (!st || !mark || !r->kmark) {
         XXH3_freeState(st);
         free(mark);
+        free(r->kmark);
+        r->kmark = NULL;
         return tt__reader_err(r, TT_E_NOMEM, "out of memory");
     }
     for (size_t bi = 0; bi < r->nbatches && !v.stop; bi++) {
@@ -139,6 +156,8 @@ int tt_reader_verify(tt_reader *r, tt_verify_result *res, int (*cb)(void *ctx, c
             if (rc == TT_E_IO || rc == TT_E_NOMEM) {
                 XXH3_freeState(st);
                 free(mark);
+                free(r->kmark);
+                r->kmark = NULL;
                 return rc;
             }
             problem(&v, rc, r->batches[bi].offset, -1);
@@ -156,17 +175,12 @@ int tt_reader_verify(tt_reader *r, tt_verify_result *res, int (*cb)(void *ctx, c
         }
     }
     /* frames no record reached: their own checksums */
-    for (size_t p = 0; p < r->npframe && !v.stop; p++) {
-        if (mark[p])
-            continue;
-        tt_frame_header h;
-        int rc = tt__read_frame(r, r->pframe[p], &h, NULL, NULL, 0);
-        res->frames_checked++;
-        if (rc != TT_OK)
-            problem(&v, rc, r->pframe[p], -1);
-    }
+    check_unreached(&v, r->pframe, r->npframe, mark);
+    check_unreached(&v, r->kframe, r->nkframe, r->kmark);
     XXH3_freeState(st);
     free(mark);
+    free(r->kmark);
+    r->kmark = NULL;
     if (r->info.footer_intact && !v.stop) {
         int rc = verify_meta_frames(&v);
         if (rc != TT_OK)

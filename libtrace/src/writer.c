@@ -314,6 +314,8 @@ int tt_writer_open(tt_writer **out, const char *path, const tt_writer_options *o
         }
     }
     if (rc == TT_OK)
+        tt__pack_limits(w);
+    if (rc == TT_OK)
         rc = open_file(w, OPT(opts, overwrite, 0));
     w->created_ns = tt_now_ns();
     if (rc == TT_OK)
@@ -349,6 +351,7 @@ int tt_writer_close(tt_writer *w)
         return st;
     }
     w->closing = 1;
+    tt__pack_seal(w);
     pthread_cond_broadcast(&w->cv_file);
     pthread_cond_broadcast(&w->cv_space);
     pthread_mutex_unlock(&w->mu);
@@ -582,33 +585,66 @@ static uint64_t job_overhead(const tt_writer *w, uint64_t nbytes)
     return sizeof(tt_job) + 64 + chunks * (sizeof(tt_frame_header) + sizeof(tt_stats) + 32);
 }
 
+/* Waits, under mu, until reserve more bytes fit the in-flight bound. @return : TT_OK, TT_DROPPED, or the failed
+ * writer's error (counted). An open pack is sealed first: its bytes are released only once it is written. */
+static int wait_for_room(tt_writer *w, uint64_t reserve)
+{
+    if (w->open_pack && w->inflight + w->workers_mem + reserve > w->inflight_limit)
+        tt__pack_seal(w);
+    /* a tensor larger than the whole bound is admitted alone */
+    while (w->inflight > 0 && w->inflight + w->workers_mem + reserve > w->inflight_limit) {
+        if (w->on_full == TT_ON_FULL_DROP) {
+            w->counters.dropped++;
+            return TT_DROPPED;
+        }
+        pthread_cond_wait(&w->cv_space, &w->mu);
+        if (w->closing || w->failed) {
+            w->counters.errors++;
+            return w->failed ? (w->status ? w->status : TT_E_IO) : TT_E_STATE;
+        }
+    }
+    return TT_OK;
+}
+
+/* The seq and time of an admitted record (under mu). */
+static void stamp_record(tt_writer *w, const tt_submit *s, tt_record *rec)
+{
+    rec->seq = (s->keep_meta && s->rec->seq) ? s->rec->seq : w->next_seq;
+    if (rec->seq >= w->next_seq)
+        w->next_seq = rec->seq + 1;
+    rec->time_ns = (s->keep_meta && s->rec->time_ns) ? s->rec->time_ns : tt_now_ns();
+}
+
 int tt__writer_submit(tt_writer *w, const tt_submit *s)
 {
-    tt_job *j = calloc(1, sizeof *j);
-    if (!j) {
-        release_buffer(s);
-        return put_error(w, TT_E_NOMEM, "put: out of memory");
-    }
-    int rc = check_record(w, s, j);
+    /* the record is checked into a job on the stack: a small one is copied into the open pack without a job of
+     * its own (writer_pack.c) */
+    tt_job tmp;
+    memset(&tmp, 0, sizeof tmp);
+    int rc = check_record(w, s, &tmp);
     if (rc != TT_OK) {
-        free(j);
         release_buffer(s);
         return rc;
     }
     /* what this record stores */
+    tmp.check_hash = tmp.keep_hash = tmp.keep_stats = 0;
+    tmp.given_hash = 0;
     if (s->apply_filters) {
-        j->mode = w->mode;
+        tmp.mode = w->mode;
     } else if (s->data) {
-        j->mode = TT_MODE_FULL;
-        j->check_hash = (s->rec->flags & TT_REC_HAS_HASH) != 0;
-        j->given_hash = s->rec->hash;
+        tmp.mode = TT_MODE_FULL;
+        tmp.check_hash = (s->rec->flags & TT_REC_HAS_HASH) != 0;
+        tmp.given_hash = s->rec->hash;
     } else {
-        j->mode = TT_MODE_OFF; /* metadata only: hash and stats as given */
-        j->keep_hash = (s->rec->flags & TT_REC_HAS_HASH) != 0;
-        j->keep_stats = (s->rec->flags & TT_REC_HAS_STATS) != 0;
+        tmp.mode = TT_MODE_OFF; /* metadata only: hash and stats as given */
+        tmp.keep_hash = (s->rec->flags & TT_REC_HAS_HASH) != 0;
+        tmp.keep_stats = (s->rec->flags & TT_REC_HAS_STATS) != 0;
     }
-    int needs_data = j->mode != TT_MODE_OFF;
-    uint64_t reserve = (needs_data ? j->rec.nbytes : 0) + job_overhead(w, j->rec.nbytes);
+    int needs_data = tmp.mode != TT_MODE_OFF;
+    uint64_t data_bytes = needs_data ? tmp.rec.nbytes : 0;
+    int small = tt__pack_small(w, data_bytes);
+    uint64_t reserve = small ? tt__pack_reserve(data_bytes) : data_bytes + job_overhead(w, tmp.rec.nbytes);
+    tt_job *j = NULL;
 
     pthread_mutex_lock(&w->mu);
     w->counters.puts++;
@@ -624,7 +660,7 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
         rc = TT_FILTERED;
         goto refuse;
     }
-    if ((rc = intern_key(w, &s->rec->key, j)) != TT_OK) {
+    if ((rc = intern_key(w, &s->rec->key, &tmp)) != TT_OK) {
         w->counters.errors++;
         if (w->status == TT_OK)
             tt_seterr(w->errmsg, rc, "put %.40s: cannot keep the key strings: %s", s->rec->key.point,
@@ -633,8 +669,9 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
                                        : tt_strerror(rc));
         goto refuse;
     }
-    /* a tensor larger than the whole bound is admitted alone */
-    while (w->inflight > 0 && w->inflight + w->workers_mem + reserve > w->inflight_limit) {
+    if ((rc = wait_for_room(w, reserve)) != TT_OK)
+        goto refuse;
+    while (small && tt__pack_must_wait(w, data_bytes)) {
         if (w->on_full == TT_ON_FULL_DROP) {
             w->counters.dropped++;
             rc = TT_DROPPED;
@@ -642,18 +679,31 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
         }
         pthread_cond_wait(&w->cv_space, &w->mu);
         if (w->closing || w->failed) {
-            rc = w->failed ? (w->status ? w->status : TT_E_IO) : TT_E_STATE;
             w->counters.errors++;
+            rc = w->failed ? (w->status ? w->status : TT_E_IO) : TT_E_STATE;
             goto refuse;
         }
     }
+    if (small) {
+        stamp_record(w, s, &tmp.rec);
+        /* the bytes are copied under the lock: at most pack_record_max of them, and no second lock */
+        if ((rc = tt__pack_add(w, &tmp, s->data, data_bytes, reserve)) != TT_OK)
+            goto refuse; /* out of memory: counted with its message below */
+        pthread_mutex_unlock(&w->mu);
+        release_buffer(s);
+        return TT_OK;
+    }
+    if (!(j = malloc(sizeof *j))) {
+        rc = TT_E_NOMEM;
+        goto refuse;
+    }
+    *j = tmp;
+    /* capture order: the records packed so far come before this one */
+    tt__pack_seal(w);
     w->inflight += reserve;
     j->reserved = reserve;
     j->order = w->next_order++;
-    j->rec.seq = (s->keep_meta && s->rec->seq) ? s->rec->seq : w->next_seq;
-    if (j->rec.seq >= w->next_seq)
-        w->next_seq = j->rec.seq + 1;
-    j->rec.time_ns = (s->keep_meta && s->rec->time_ns) ? s->rec->time_ns : tt_now_ns();
+    stamp_record(w, s, &j->rec);
     j->state = JOB_COPYING;
     if (w->tail)
         w->tail->next = j;
@@ -697,8 +747,9 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
 
 refuse:
     pthread_mutex_unlock(&w->mu);
-    free(j);
     release_buffer(s);
+    if (rc == TT_E_NOMEM)
+        return put_error(w, rc, "put %s: out of memory", s->rec->key.point);
     return rc;
 }
 
@@ -753,6 +804,7 @@ int tt_writer_flush(tt_writer *w)
     if (!w)
         return TT_OK;
     pthread_mutex_lock(&w->mu);
+    tt__pack_seal(w);
     uint64_t target = w->next_order;
     if (target > w->flush_target)
         w->flush_target = target;

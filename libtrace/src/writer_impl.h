@@ -27,7 +27,19 @@
 #include "util.h"
 #include "writer_internal.h"
 
-enum { JOB_COPYING, JOB_HASHING, JOB_CHUNKS, JOB_DONE };
+enum { JOB_COPYING, JOB_HASHING, JOB_CHUNKS, JOB_DONE, JOB_OPEN };
+
+/* One small record of a pack job (writer_pack.c). */
+typedef struct tt_pack_entry {
+    tt_record rec;             /* key strings unused: ids below */
+    uint32_t prompt_id, phase, point, key_bytes;
+    uint32_t data_off;         /* where its bytes are in the pack's buffer; after the worker, in the PACK content */
+    uint8_t mode;              /* tt_mode: what to compute and store */
+    uint8_t check_hash, keep_hash, keep_stats;
+    uint8_t packed;            /* worker: its content is in the PACK frame */
+    int error;                 /* worker: TT_OK, or why this record is not written */
+    uint64_t given_hash;
+} tt_pack_entry;
 
 typedef struct tt_job {
     struct tt_job *next;       /* in-order list */
@@ -53,6 +65,13 @@ typedef struct tt_job {
     tt_stats *chunk_stats;      /* per chunk statistics, merged when all are done */
     int check_hash;             /* tt_put_record with data and a given hash: verify */
     uint64_t given_hash;
+    /* a pack job (writer_pack.c): many small records, one task for the workers and one PACK frame */
+    int packed;
+    tt_pack_entry *ents;
+    uint32_t nents, ents_cap;
+    uint32_t data_len;          /* bytes of the records' tensors in data (capacity w->pack_bytes) */
+    uint64_t opened_mono;       /* when its first record came: sealed flush_ms later at the latest */
+    tt_frame_header pack_hdr;   /* worker: the encoded PACK content (raw_size 0: no content to store) */
 } tt_job;
 
 struct tt_writer {
@@ -69,6 +88,7 @@ struct tt_writer {
     uint32_t chunk_bytes, batch_records, flush_ms;
     int32_t rank;       /* TT_UNSET when unknown (writer_rank.c) */
     int32_t world_size; /* 0 when unknown */
+    uint32_t pack_bytes, pack_record_max; /* PACK content size, largest record that is packed (writer_pack.c) */
     /* filters: NULL/empty = all */
     int has_layers, layers_strict;
     tt_range_list layers;
@@ -91,6 +111,9 @@ struct tt_writer {
     tt_job *head, *tail;               /* admitted, not yet written */
     tt_job *hash_head, *hash_tail;     /* jobs waiting for their hash task */
     tt_job *chunk_head, *chunk_tail;   /* jobs with chunk tasks left to hand out */
+    tt_job *open_pack;                 /* the pack job taking small records, if any (it is the tail) */
+    tt_job *pack_spare;                /* written pack jobs kept for reuse (writer_pack.c) */
+    uint32_t npacks;                   /* pack jobs allocated (in use or spare) */
     uint64_t flush_target;             /* order number up to which a flush was asked */
     uint64_t durable_order;            /* records with order < this are in a written batch (or skipped) */
     int stop_workers, closing;
@@ -127,6 +150,34 @@ struct tt_writer {
 int tt__pool_start(tt_writer *w);
 void tt__pool_stop(tt_writer *w);
 void tt__pool_enqueue_hash(tt_writer *w, tt_job *j); /* under mu */
+size_t tt__shuffle_size(const tt_writer *w, tt_dtype dt); /* the element size a tensor is shuffled by, 0: none */
+
+/* writer_pack.c */
+/*! tt__pack_limits() : sets pack_bytes and pack_record_max from the chunk size. */
+void tt__pack_limits(tt_writer *w);
+/*! tt__pack_small() : 1 when a record that brings data_bytes of tensor goes into a pack job. */
+int tt__pack_small(const tt_writer *w, uint64_t data_bytes);
+/*! tt__pack_reserve() : in-flight bytes a packed record holds (its tensor and its entry). */
+uint64_t tt__pack_reserve(uint64_t data_bytes);
+/*! tt__pack_add() : under mu, after admission: adds the record (metadata in tmp, data_bytes from data) to the
+ *  open pack job, opening one (linked at the tail, next order number) when there is none or it is full.
+ *  @return : TT_OK or TT_E_NOMEM. */
+int tt__pack_add(tt_writer *w, const tt_job *tmp, const void *data, uint64_t data_bytes, uint64_t reserve);
+/*! tt__pack_must_wait() : under mu, before tt__pack_add(): 1 when the record needs a new pack and every pack job
+ *  is in use (the caller then waits on cv_space, which the file thread signals as it writes packs). A full open
+ *  pack is sealed. */
+int tt__pack_must_wait(tt_writer *w, uint64_t data_bytes);
+/*! tt__pack_recycle() : under mu (file thread): a written pack job is kept for reuse. */
+void tt__pack_recycle(tt_writer *w, tt_job *p);
+/*! tt__pack_free_spares() : frees the kept pack jobs (at close). */
+void tt__pack_free_spares(tt_writer *w);
+/*! tt__pack_seal() : under mu: the open pack job, if any, takes no more records and goes to the workers. */
+void tt__pack_seal(tt_writer *w);
+/*! tt__pack_compute() : worker, without the lock: hashes, statistics and (for full capture) the PACK content of
+ *  every record of the pack, encoded with cctx (NULL: stored) by esize rules of the pool. Records that fail (a
+ *  given hash that does not match) get their error; a failure of the whole pack is returned, message in err. */
+int tt__pack_compute(tt_writer *w, tt_job *j, void *cctx, void *cctx_planes, uint8_t *scratch, char *err,
+                     size_t errlen);
 
 /* writer_file.c */
 int tt__file_start(tt_writer *w);   /* writes the file header, starts the thread */

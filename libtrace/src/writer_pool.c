@@ -187,6 +187,41 @@ static void run_hash(worker *k, tt_job *j)
     pthread_mutex_unlock(&w->mu);
 }
 
+static uint32_t first_error(const tt_job *j)
+{
+    uint32_t i = 0;
+    while (i < j->nents && !j->ents[i].error)
+        i++;
+    return i;
+}
+
+/* A pack job (writer_pack.c): every record's hash and statistics, and the PACK content, in one task. */
+static void run_pack(worker *k, tt_job *j)
+{
+    tt_writer *w = k->w;
+    char err[TT_ERRMSG_SIZE] = "";
+    int rc = tt__pack_compute(w, j, k->cctx, k->cctx_planes, k->scratch, err, sizeof err);
+    uint64_t held = w->chunk_bytes + ZSTD_sizeof_CCtx(k->cctx) + ZSTD_sizeof_CCtx(k->cctx_planes);
+    pthread_mutex_lock(&w->mu);
+    if (held > k->charged) {
+        w->workers_mem += held - k->charged;
+        k->charged = held;
+    }
+    if (rc != TT_OK) {
+        j->error = rc;
+        if (w->status == TT_OK)
+            tt_seterr(w->errmsg, rc, "%s: packed records from seq %llu: %s", w->path,
+                      (unsigned long long)(j->nents ? j->ents[0].rec.seq : 0), err);
+    }
+    uint32_t fe = first_error(j);
+    if (fe < j->nents && w->status == TT_OK)
+        tt_seterr(w->errmsg, j->ents[fe].error, "put_record seq %llu: data hashes to %016llx, record says %016llx",
+                  (unsigned long long)j->ents[fe].rec.seq, (unsigned long long)j->ents[fe].rec.hash,
+                  (unsigned long long)j->ents[fe].given_hash);
+    job_done(w, j);
+    pthread_mutex_unlock(&w->mu);
+}
+
 static void run_chunk(worker *k, tt_job *j, uint32_t i)
 {
     tt_writer *w = k->w;
@@ -242,7 +277,10 @@ static void *worker_main(void *arg)
             if (!w->hash_head)
                 w->hash_tail = NULL;
             pthread_mutex_unlock(&w->mu);
-            run_hash(k, h);
+            if (h->packed)
+                run_pack(k, h);
+            else
+                run_hash(k, h);
             pthread_mutex_lock(&w->mu);
         } else if (c) {
             uint32_t i = c->next_chunk++;
@@ -348,3 +386,5 @@ void tt__pool_stop(tt_writer *w)
     free(w->workers);
     w->workers = NULL;
 }
+
+size_t tt__shuffle_size(const tt_writer *w, tt_dtype dt) { return shuffle_size(w, dt); }

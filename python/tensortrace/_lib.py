@@ -36,6 +36,7 @@ TT_E_NOPAYLOAD = -11
 TT_REC_HAS_PAYLOAD = 0x01
 TT_REC_HAS_HASH = 0x02
 TT_REC_HAS_STATS = 0x04
+TT_REC_PACKED = 0x08  # reader only: stored packed with other small records (format 1.1)
 TT_REC_LOST = 0x80
 
 # tt/common.h shard layouts (tt_key.shard_kind)

@@ -33,7 +33,8 @@ REQUIRED = [
     "damaged unknown frame", "garbage between frames", "lost records", "footer version differs",
     "content hash mismatch", "bad magic", "bad header fields", "newer major version", "zstd payload not one frame",
     "chunk checks", "dtype UNKNOWN", "empty batch", "footer without key ranges",
-    "shard layout", "shard rules", "reserved shard kind", "FLOAT filter", "unknown filter",
+    "shard layout", "shard rules", "reserved shard kind", "FLOAT filter", "unknown filter", "packed records",
+    "damaged PACK frame",
 ]
 
 failures = []

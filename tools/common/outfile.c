@@ -56,20 +56,23 @@ static int handlers_set;
 /* ---- cleanup ----------------------------------------------------------------------------------------------- */
 
 /* Removes what a failed run leaves: temporary files, spool files, then the directories it made (newest first,
- * so children go before their parents; rmdir leaves a directory that is not empty). Signal-safe. */
+ * so children go before their parents; rmdir leaves a directory that is not empty). Two passes: the files go
+ * first, since a file declared before its directory was made (--export-npy DIR/) sits after it in the list.
+ * Signal-safe. */
 static void remove_leftovers(int run_failed)
 {
-    for (cli_out *o = outs; o; o = o->next) {
-        if (!o->live)
-            continue;
-        if (o->kind == OUT_DIR) {
-            if (run_failed)
-                rmdir(o->tmp);
-        } else {
-            unlink(o->tmp);
+    for (int dirs = 0; dirs < 2; dirs++)
+        for (cli_out *o = outs; o; o = o->next) {
+            if (!o->live || (o->kind == OUT_DIR) != dirs)
+                continue;
+            if (o->kind == OUT_DIR) {
+                if (run_failed)
+                    rmdir(o->tmp);
+            } else {
+                unlink(o->tmp);
+            }
+            o->live = 0;
         }
-        o->live = 0;
-    }
 }
 
 static void at_exit(void)

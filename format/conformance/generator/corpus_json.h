@@ -198,7 +198,9 @@ static inline void cj_record(cj *j, const tt_record *rec, const char *payload, u
         cj_u64(j, NULL, rec->shape[d]);
     cj_end_arr(j);
     cj_u64(j, "nbytes", rec->nbytes);
-    cj_u64(j, "flags", rec->flags & (TT_REC_HAS_PAYLOAD | TT_REC_HAS_HASH | TT_REC_HAS_STATS));
+    /* bits 0..3 as stored: a packed record (bit 3) has bit 0 clear, although a reader reports its tensor */
+    uint32_t flags = rec->flags & (TT_REC_HAS_PAYLOAD | TT_REC_HAS_HASH | TT_REC_HAS_STATS | TT_REC_PACKED);
+    cj_u64(j, "flags", (flags & TT_REC_PACKED) ? flags & ~TT_REC_HAS_PAYLOAD : flags);
     if (rec->flags & TT_REC_HAS_HASH)
         cj_hex(j, "hash", rec->hash);
     if (rec->key.shard_kind != TT_SHARD_NONE) { /* format 1.1: only for shards, so 1.0 results stay as they were */

@@ -222,6 +222,37 @@ void gen_tensor_chunks(gen *g, grec *r, const popt *o, int per_chunk)
     g->ct.bytes_raw += r->nbytes;
 }
 
+void gen_pack(gen *g, grec **recs, int n, popt o)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += recs[i]->nbytes;
+    uint8_t *content = calloc(1, total ? (size_t)total : 1);
+    if (!content)
+        gen_die("out of memory");
+    uint64_t at = 0;
+    for (int i = 0; i < n; i++) {
+        grec *r = recs[i];
+        r->data = gen_content(g, r->dtype, r->nbytes);
+        r->flags |= 8 | 2;
+        r->hash = tt_hash64(r->data, (size_t)r->nbytes);
+        r->pack_offset = g->len;
+        r->pack_start = (uint32_t)at;
+        memcpy(content + at, r->data, (size_t)r->nbytes);
+        at += r->nbytes;
+        g->ct.bytes_raw += r->nbytes;
+    }
+    if (o.esize < 0)
+        o.esize = n && dtype_size(recs[0]->dtype) > 1 ? (int)dtype_size(recs[0]->dtype) : 0;
+    int fi = gen_frame(g, TT_FRAME_PACK, (uint32_t)n, n ? recs[0]->seq : 0, content, (size_t)total, o);
+    uint64_t stored = g->fr[fi].size - TT_FRAME_HEADER_SIZE;
+    for (int i = 0; i < n; i++)
+        recs[i]->payload_stored = total ? recs[i]->nbytes * stored / total : 0;
+    g->ct.payload_frames++;
+    g->ct.bytes_stored += stored;
+    free(content);
+}
+
 void gen_tensor(gen *g, grec *r)
 {
     popt o = POPT_DEFAULT;
@@ -327,7 +358,9 @@ void gen_batch(gen *g, int rec0, int count, bopt o)
     int nd = 0;
     uint32_t sidx[3][MAXR] = {{0}};
     uint64_t seq[MAXR], time_ns[MAXR], hash[MAXR], nanc[MAXR], infc[MAXR], dims[MAXR * TT_MAX_DIMS], poff[MAXR],
-        pst[MAXR];
+        pst[MAXR], koff[MAXR];
+    uint32_t kstart[MAXR];
+    int npacked = 0;
     int32_t ints[7][MAXR];
     uint8_t dtype[MAXR], ndim[MAXR], flags[MAXR];
     double st[5][MAXR];
@@ -356,6 +389,8 @@ void gen_batch(gen *g, int rec0, int count, bopt o)
         for (int c = 0; c < 7; c++)
             ints[c][i] = col_i32(r, RB_LAYER + c);
         dtype[i] = r->dtype, ndim[i] = r->ndim, flags[i] = r->flags, pfr[i] = r->payload_frames;
+        koff[i] = r->pack_offset, kstart[i] = r->pack_start;
+        npacked += (r->flags & 8) != 0;
         for (int c = 0; c < 5; c++)
             st[c][i] = r->stats[c];
         for (int d = 0; d < r->ndim; d++)
@@ -403,6 +438,10 @@ void gen_batch(gen *g, int rec0, int count, bopt o)
         V(RB_SHARD_KIND, skind, 1);
         for (int k = 0; k < 3; k++)
             V(RB_SHARD_DIM + k, sints[k], 4);
+    }
+    if (npacked) { /* format 1.1: the pack columns, in batches that have packed records */
+        V(RB_PACK_OFFSET, koff, 8);
+        V(RB_PACK_START, kstart, 4);
     }
 #undef V
     if (b->has_counters)
@@ -516,7 +555,7 @@ void gen_footer_with(gen *g, fopt o)
     uint8_t ft[MAXF];
     int nf = 0;
     for (int i = 0; i < g->nfr; i++)
-        if (g->fr[i].type == TT_FRAME_PAYLOAD || g->fr[i].type == TT_FRAME_META)
+        if (g->fr[i].type == TT_FRAME_PAYLOAD || g->fr[i].type == TT_FRAME_META || g->fr[i].type == TT_FRAME_PACK)
             fo[nf] = g->fr[i].off, ft[nf++] = g->fr[i].type;
     g->footer_counters = g->ct;
     g->footer_counters.file_bytes = g->len;

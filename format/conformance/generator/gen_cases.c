@@ -238,8 +238,8 @@ static void c_several_meta(gen *g)
 
 static void c_unknown_frames(gen *g)
 {
-    describe(g, "Frames of types 5, 9 and 200 (unknown to version 1.0) between the records' frames, zstd and "
-                "stored; readers skip them by stored_size.");
+    describe(g, "Frames of types 6, 9 and 200 (unknown to versions 1.0 and 1.1) between the records' frames, zstd "
+                "and stored; readers skip them by stored_size.");
     exercises(g, "unknown frame types");
     gen_header(g, 1, 0, 0, 0, 32);
     gen_unknown_frame(g, 9, 300, 0);
@@ -250,7 +250,7 @@ static void c_unknown_frames(gen *g)
     grec *b = gen_record(g, "b", TT_F32, 1, S1);
     gen_tensor(g, b);
     gen_batch(g, 0, 2, (bopt){0});
-    gen_unknown_frame(g, 5, 0, 1);
+    gen_unknown_frame(g, 6, 0, 1);
     gen_footer(g);
 }
 
@@ -863,6 +863,78 @@ static void c_unknown_filter(gen *g)
     gen_unknown_filter(g, fi);
 }
 
+/* ---- packed records (format 1.1) -------------------------------------------------------------------------- */
+
+/* Small records packed two by two into PACK frames, one pack's records split between two batches, with a record
+ * that has its own PAYLOAD frames and a metadata-only one among them. */
+static void packed_base(gen *g)
+{
+    static const uint64_t s64[2] = {2, 64}, s4x64[2] = {4, 64};
+    gen_header(g, 1, 1, 0, 0, 32);
+    gen_meta1(g, "engine", "corpus");
+    grec *a = gen_record(g, "q", TT_BF16, 2, S2);
+    grec *b = gen_record(g, "k", TT_BF16, 1, S1);
+    gen_stats(b, -1, 1);
+    grec *p1[2] = {a, b};
+    popt raw = {TT_CODEC_RAW, 0, 0, 0, 0, 0, 0};
+    gen_pack(g, p1, 2, raw); /* 20 bytes: stored as they are, not shuffled */
+    grec *c = gen_record(g, "big", TT_F32, 2, BIG);
+    gen_tensor(g, c);
+    grec *d = gen_record(g, "v", TT_F32, 2, s64);
+    grec *e = gen_record(g, "o", TT_F32, 2, s4x64);
+    e->step = 1;
+    grec *p2[2] = {d, e};
+    gen_pack(g, p2, 2, POPT_DEFAULT); /* 1536 bytes: shuffled by 4 and zstd */
+    gen_batch(g, 0, 4, (bopt){0});
+    grec *f = gen_record(g, "stats_only", TT_BF16, 1, S1);
+    f->flags = 2 | 4;
+    f->hash = 0x00000000deadbeefull;
+    gen_stats(f, -2, 2);
+    gen_batch(g, 4, 2, (bopt){0});
+}
+
+static void c_packed(gen *g)
+{
+    describe(g, "Format 1.1: small records packed into shared PACK frames (flags bit 3, pack_offset and pack_start), "
+                "one stored and one shuffled and compressed, the records of one pack split between two batches, "
+                "beside a record with its own PAYLOAD frames and a metadata-only record.");
+    exercises(g, "packed records");
+    exercises(g, "minor version > 0");
+    packed_base(g);
+    gen_footer(g);
+}
+
+static void c_packed_payload(gen *g)
+{
+    describe(g, "The stored bytes of a PACK frame are damaged (header intact): its two records are not lost but "
+                "reading either fails the payload checksum, in both ways of opening; the other records read.");
+    exercises(g, "damaged PACK frame");
+    packed_base(g);
+    gen_footer(g);
+    gen_damage_payload(g, gen_last_frame(g, TT_FRAME_PACK));
+}
+
+static void c_packed_header(gen *g)
+{
+    describe(g, "The header of a PACK frame is damaged: by the footer its records are damaged (the frame fails when "
+                "read); by scanning the frame is not found, so its records, in two batches, are lost.");
+    exercises(g, "damaged PACK frame");
+    exercises(g, "lost records");
+    packed_base(g);
+    gen_footer(g);
+    gen_damage_header(g, gen_last_frame(g, TT_FRAME_PACK));
+}
+
+static void c_packed_cut(gen *g)
+{
+    describe(g, "No footer, cut inside the last BATCH frame: the first batch is recovered, with its packed record "
+                "whose PACK frame it shares with the lost batch.");
+    exercises(g, "packed records");
+    exercises(g, "truncation");
+    packed_base(g);
+    gen_cut(g, g->fr[g->bat[1].frame].off + 60);
+}
+
 static const gcase cases[] = {
     {"valid", "minimal", c_minimal},
     {"valid", "every_dtype", c_every_dtype},
@@ -903,6 +975,10 @@ static const gcase cases[] = {
     {"valid", "shard_layouts", c_shard_layouts},
     {"valid", "shard_kind_reserved", c_shard_kind_reserved},
     {"damaged", "shard_rules", c_shard_rules},
+    {"valid", "packed", c_packed},
+    {"damaged", "packed_payload", c_packed_payload},
+    {"damaged", "packed_header", c_packed_header},
+    {"damaged", "packed_cut", c_packed_cut},
     {"refused", "bad_magic", c_bad_magic},
     {"refused", "empty", c_empty},
     {"refused", "short_header", c_short_header},

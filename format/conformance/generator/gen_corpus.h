@@ -29,7 +29,7 @@ enum { RB_FIRST_RECORD, RB_CHUNK_BYTES, RB_STRINGS, RB_SEQ, RB_TIME_NS, RB_PROMP
        RB_STEP, RB_TOKEN_ID, RB_LOGICAL_TOK_IDX, RB_POS_ID, RB_ROWS, RB_RANK, RB_DTYPE, RB_NDIM, RB_DIMS, RB_FLAGS,
        RB_HASH, RB_STAT_MIN, RB_STAT_MAX, RB_STAT_MEAN, RB_STAT_ABSMAX, RB_STAT_L2, RB_NAN_COUNT, RB_INF_COUNT,
        RB_PAYLOAD_OFFSET, RB_PAYLOAD_FRAMES, RB_PAYLOAD_STORED, RB_COUNTERS, RB_SHARD_KIND, RB_SHARD_DIM,
-       RB_SHARD_INDEX, RB_SHARD_COUNT, RB_NEXT };
+       RB_SHARD_INDEX, RB_SHARD_COUNT, RB_PACK_OFFSET, RB_PACK_START, RB_NEXT };
 enum { BI_OFFSET, BI_FRAME_SIZE, BI_FIRST_RECORD, BI_RECORD_COUNT, BI_SEQ_MIN, BI_SEQ_MAX, BI_LAYER_MIN,
        BI_LAYER_MAX, BI_STEP_MIN, BI_STEP_MAX, BI_POS_MIN, BI_POS_MAX, BI_NEXT };
 enum { FT_FORMAT_MAJOR, FT_FORMAT_MINOR, FT_WRITER, FT_CREATED_NS, FT_CLOSED_NS, FT_CHUNK_BYTES, FT_RECORD_COUNT,
@@ -54,6 +54,8 @@ typedef struct grec {
     uint64_t nbytes;
     uint64_t payload_offset, payload_stored;
     uint32_t payload_frames;
+    uint64_t pack_offset; /* format 1.1, flags bit 3: the PACK frame holding the content, and where it starts */
+    uint32_t pack_start;
     int bad_hash; /* the hash column does not match the content: reading the tensor must fail */
     int bad_data; /* a chunk passes its checksums but does not decode: reading the tensor must fail */
 } grec;
@@ -167,6 +169,9 @@ void gen_shard(grec *r, int32_t kind, int32_t dim, int32_t index, int32_t count)
  *  (o[0] for every chunk unless per_chunk). */
 void gen_tensor(gen *g, grec *r);
 void gen_tensor_chunks(gen *g, grec *r, const popt *o, int per_chunk);
+/*! gen_pack() : writes the contents of n records one after the other as one PACK frame (format 1.1) encoded as o
+ *  says (o.esize < 0: shuffle by the first record's element size), and marks the records packed (flags bit 3). */
+void gen_pack(gen *g, grec **recs, int n, popt o);
 /*! gen_bad_zstd_chunk() : writes the record's content as one chunk whose valid frame holds two zstd frames
  *  (two_frames) or one whose zstd checksum fails. */
 void gen_bad_zstd_chunk(gen *g, grec *r, int two_frames);

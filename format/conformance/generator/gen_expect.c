@@ -56,9 +56,24 @@ static void emit_record(cj *j, const grec *r, uint64_t index, int ps)
 /* Is frame i wholly inside the (possibly cut) file? */
 static int present(const gen *g, int i) { return g->fr[i].off + g->fr[i].size <= g->len; }
 
+/* The frame at offset off, or -1. */
+static int frame_at(const gen *g, uint64_t off)
+{
+    for (int i = 0; i < g->nfr; i++)
+        if (g->fr[i].off == off && g->fr[i].type != FR_GARBAGE)
+            return i;
+    return -1;
+}
+
 /* Payload state of a record read through a frame list where every chunk is where the batch says. */
 static int payload_state_direct(const gen *g, const grec *r)
 {
+    if (r->flags & 8) { /* packed (format 1.1): its PACK frame must read well */
+        int k = frame_at(g, r->pack_offset);
+        if (k < 0 || g->fr[k].damage || !present(g, k))
+            return PS_DAMAGED;
+        return r->bad_hash ? PS_DAMAGED : PS_OK;
+    }
     if (!(r->flags & 1))
         return PS_NONE;
     for (int i = 0; i < g->nfr; i++)
@@ -205,6 +220,12 @@ void gen_expect_by_scan(cj *j, const gen *g)
             const grec *r = &g->rec[b->rec0 + k];
             index_of[b->rec0 + k] = n++;
             state[b->rec0 + k] = PS_NONE;
+            if (r->flags & 8) { /* packed: lost unless the scan indexed its PACK frame (valid header, whole) */
+                int f = frame_at(g, r->pack_offset);
+                state[b->rec0 + k] = f >= 0 && seen[f] && g->fr[f].type == TT_FRAME_PACK ? payload_state_direct(g, r)
+                                                                                       : PS_LOST;
+                continue;
+            }
             if (!(r->flags & 1))
                 continue;
             /* chunk c is the c-th indexed PAYLOAD frame from payload_offset, with the record's seq and aux = c */

@@ -5,7 +5,9 @@
  * buffer and returns; hashing, statistics, byte shuffling and zstd run on a pool of worker threads, and one
  * writer thread appends frames to the file in capture order. Bytes in flight are bounded: when the bound is
  * reached a put blocks (the default, nothing is lost) or drops the record and counts it (TT_ON_FULL_DROP).
- * Record batches are flushed periodically (every flush_ms, and every batch_records records), so a process that
+ * Small tensors (at most 16 KiB, and a quarter of chunk_bytes) are copied into a shared pack instead: the workers
+ * take a pack of up to 1,024 records as one task and the file gets one PACK frame for them (format 1.1), so a
+ * put of a small tensor costs one lock and a copy. Record batches are flushed periodically (every flush_ms, and every batch_records records), so a process that
  * crashes leaves every flushed record readable by tt_reader_open() in recovery mode.
  *
  * Ownership: the writer owns itself and everything it allocates; tensor data passed to tt_put() is copied before
@@ -185,6 +187,8 @@ TT_API int tt_put(tt_writer *w, const tt_key *key, tt_dtype dtype, int ndim, con
 #define TT_REC_HAS_PAYLOAD 0x01u /* the tensor bytes are in the file */
 #define TT_REC_HAS_HASH 0x02u    /* `hash` is the content hash of the tensor */
 #define TT_REC_HAS_STATS 0x04u   /* `stats` are valid */
+#define TT_REC_PACKED 0x08u      /* reader only: the content is stored packed with other small records in one
+                                    PACK frame (format 1.1); TT_REC_HAS_PAYLOAD is set too. Ignored by writers */
 #define TT_REC_LOST 0x80u        /* reader only: the payload frames are missing or damaged (recovered file) */
 
 typedef struct tt_record {
