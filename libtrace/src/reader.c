@@ -45,9 +45,11 @@ int tt__ensure(uint8_t **p, size_t *cap, size_t need)
 {
     if (need <= *cap)
         return TT_OK;
-    uint8_t *q = realloc(*p, need);
+    /* a fresh buffer rather than realloc(): nothing in the old one is needed, so nothing is copied */
+    uint8_t *q = tt_alloc_big(need);
     if (!q)
         return TT_E_NOMEM;
+    free(*p);
     *p = q;
     *cap = need;
     return TT_OK;

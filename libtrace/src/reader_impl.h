@@ -91,6 +91,8 @@ struct tt_reader {
 /* reader.c */
 int tt__reader_err(tt_reader *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int tt__read_at(tt_reader *r, uint64_t off, void *buf, size_t n, const char *what);
+/*! tt__ensure() : grows the buffer *p (capacity *cap) to hold need bytes; its content is not kept. Buffers of
+ *  2 MiB and more come from tt_alloc_big(). @return : TT_OK or TT_E_NOMEM (*p unchanged). */
 int tt__ensure(uint8_t **p, size_t *cap, size_t need);
 /*! tt__read_frame() : reads and checks the frame at off (header checksum, limits, inside the file, payload
  *  checksum) and decodes its payload, unless raw is NULL: into dst when dst is given (the frame must then decode

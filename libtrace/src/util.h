@@ -1,7 +1,7 @@
 /*
  * util.h — small internal helpers shared by libtrace's modules: message formatting, clocks, list parsing
  * (comma lists of names and of integer ranges, as used by filters and environment variables), a string
- * interning table, and growable arrays. Nothing here is API.
+ * interning table, growable arrays, and large buffers. Nothing here is API.
  */
 #ifndef TT_UTIL_H
 #define TT_UTIL_H
@@ -70,5 +70,12 @@ size_t tt_sorted_find(const uint64_t *v, size_t n, uint64_t x);
 
 /* Grows *p (elements of esize) to hold at least need elements; doubles. @return : TT_OK or TT_E_NOMEM. */
 int tt_grow(void **p, size_t *cap, size_t need, size_t esize);
+
+/*! tt_alloc_big() : malloc() for buffers that are filled and refilled many times (tensor copies, decode buffers).
+ *  From 2 MiB on, the buffer is aligned to 2 MiB and asks for transparent huge pages where the system has them
+ *  (madvise MADV_HUGEPAGE, a hint): filling it for the first time then costs one page fault per 2 MiB instead of
+ *  one per 4 KiB, which on a virtual machine is most of the cost of a first fill, and the TLB misses less.
+ *  free() frees it. @return : the buffer, or NULL when out of memory. */
+void *tt_alloc_big(size_t n);
 
 #endif /* TT_UTIL_H */

@@ -586,13 +586,27 @@ static uint64_t job_overhead(const tt_writer *w, uint64_t nbytes)
 }
 
 /* Waits, under mu, until reserve more bytes fit the in-flight bound. @return : TT_OK, TT_DROPPED, or the failed
- * writer's error (counted). An open pack is sealed first: its bytes are released only once it is written. */
-static int wait_for_room(tt_writer *w, uint64_t reserve)
+ * writer's error (counted). An open pack is sealed first: its bytes are released only once it is written.
+ * want: the tensor bytes the record copies into a buffer of the writer (0: none). A kept buffer that suits them
+ * is taken (*buf, capacity in *cap, NULL when none): the record's reservation then holds the whole capacity,
+ * which leaves the bound's count, so the sum grows by reserve - want only. Kept buffers of other sizes are freed
+ * before a put waits, and before a tensor larger than the whole bound is admitted alone. */
+static int wait_for_room(tt_writer *w, uint64_t reserve, uint64_t want, uint8_t **buf, uint64_t *cap)
 {
-    if (w->open_pack && w->inflight + w->workers_mem + reserve > w->inflight_limit)
+    *buf = NULL;
+    *cap = 0;
+    if (w->open_pack && tt__writer_held(w) + reserve > w->inflight_limit)
         tt__pack_seal(w);
-    /* a tensor larger than the whole bound is admitted alone */
-    while (w->inflight > 0 && w->inflight + w->workers_mem + reserve > w->inflight_limit) {
+    int hit;
+    for (;;) {
+        hit = want ? tt__buf_find(w, want) : -1;
+        uint64_t grows = hit >= 0 ? reserve - want : reserve;
+        if (tt__writer_held(w) + grows <= w->inflight_limit)
+            break;
+        if (tt__buf_evict(w, hit))
+            continue; /* a kept buffer of another size was freed: look again */
+        if (w->inflight == 0)
+            break; /* a tensor larger than the whole bound is admitted alone */
         if (w->on_full == TT_ON_FULL_DROP) {
             w->counters.dropped++;
             return TT_DROPPED;
@@ -603,6 +617,8 @@ static int wait_for_room(tt_writer *w, uint64_t reserve)
             return w->failed ? (w->status ? w->status : TT_E_IO) : TT_E_STATE;
         }
     }
+    if (hit >= 0)
+        *buf = tt__buf_take(w, hit, cap);
     return TT_OK;
 }
 
@@ -644,6 +660,10 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
     uint64_t data_bytes = needs_data ? tmp.rec.nbytes : 0;
     int small = tt__pack_small(w, data_bytes);
     uint64_t reserve = small ? tt__pack_reserve(data_bytes) : data_bytes + job_overhead(w, tmp.rec.nbytes);
+    /* a tensor copied into a buffer of the writer's may get a kept one (writer_bufs.c) */
+    uint64_t want = !small && s->copy ? data_bytes : 0;
+    uint8_t *buf = NULL;
+    uint64_t cap = 0;
     tt_job *j = NULL;
 
     pthread_mutex_lock(&w->mu);
@@ -669,8 +689,10 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
                                        : tt_strerror(rc));
         goto refuse;
     }
-    if ((rc = wait_for_room(w, reserve)) != TT_OK)
+    if ((rc = wait_for_room(w, reserve, want, &buf, &cap)) != TT_OK)
         goto refuse;
+    if (buf)
+        reserve += cap - want; /* the record holds the whole buffer */
     while (small && tt__pack_must_wait(w, data_bytes)) {
         if (w->on_full == TT_ON_FULL_DROP) {
             w->counters.dropped++;
@@ -689,6 +711,7 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
         /* the bytes are copied under the lock: at most pack_record_max of them, and no second lock */
         if ((rc = tt__pack_add(w, &tmp, s->data, data_bytes, reserve)) != TT_OK)
             goto refuse; /* out of memory: counted with its message below */
+        tt__writer_note_held(w);
         pthread_mutex_unlock(&w->mu);
         release_buffer(s);
         return TT_OK;
@@ -701,6 +724,7 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
     /* capture order: the records packed so far come before this one */
     tt__pack_seal(w);
     w->inflight += reserve;
+    tt__writer_note_held(w);
     j->reserved = reserve;
     j->order = w->next_order++;
     stamp_record(w, s, &j->rec);
@@ -715,7 +739,8 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
     /* the copy happens outside the lock, so puts from several threads copy in parallel */
     if (needs_data && j->rec.nbytes) {
         if (s->copy) {
-            j->data = malloc(j->rec.nbytes);
+            j->data = buf ? buf : tt_alloc_big((size_t)j->rec.nbytes);
+            j->data_cap = buf ? cap : j->rec.nbytes;
             if (j->data)
                 memcpy(j->data, s->data, j->rec.nbytes);
             else
@@ -747,6 +772,7 @@ int tt__writer_submit(tt_writer *w, const tt_submit *s)
 
 refuse:
     pthread_mutex_unlock(&w->mu);
+    free(buf); /* a kept buffer taken by a record that then failed (no memory for its job) */
     release_buffer(s);
     if (rc == TT_E_NOMEM)
         return put_error(w, rc, "put %s: out of memory", s->rec->key.point);

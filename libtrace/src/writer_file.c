@@ -624,6 +624,8 @@ static void write_job(tt_writer *w, tt_job *j)
         w->counters.payload_frames += j->nchunks;
     }
     w->inflight -= j->reserved;
+    if (j->data_cap) /* the writer's own buffer: kept for a later put, or freed below */
+        j->data = tt__buf_keep(w, j->data, j->data_cap);
     pthread_cond_broadcast(&w->cv_space);
     pthread_mutex_unlock(&w->mu);
     tt__job_free(j);
@@ -787,6 +789,7 @@ int tt__file_finish(tt_writer *w)
     }
     w->tail = NULL;
     tt__pack_free_spares(w);
+    tt__buf_free_all(w);
     batch_free(w->batch);
     w->batch = NULL;
     bindex_free(w->bindex);

@@ -3,6 +3,8 @@
  *   writer.c       the API: options, environment, filters, admission of records (bounded bytes in flight)
  *   writer_pool.c  the worker threads: content hash, statistics, shuffle + zstd of each chunk, in place
  *   writer_file.c  the file thread: appends frames in capture order, record batches, metadata, footer
+ *   writer_bufs.c  written tensor buffers kept for the next puts
+ *   writer_pack.c  small records packed into shared frames
  *
  * Life of a record ("job"): tt_put() reserves its bytes in flight (blocking or dropping when the bound is
  * reached), takes the next order number and links the job at the tail of the in-order list, then copies the
@@ -10,7 +12,8 @@
  * sequential pass), then chunk tasks compute statistics and compress each chunk into the job's own buffer (in
  * place: the compressed chunk is never larger than the raw one), so memory in flight is exactly the reserved
  * bytes plus a scratch buffer per worker. The file thread waits for the job at the head of the list, writes its
- * payload frames, adds its metadata to the pending record batch, frees the buffer and releases the reservation.
+ * payload frames, adds its metadata to the pending record batch, releases the reservation and keeps the buffer
+ * for a later put (writer_bufs.c: kept buffers stay counted in the bound) or frees it.
  *
  * Locking: one mutex (mu) guards the list, the task queues, the counters and the error state; the file thread
  * does its I/O and the workers their computing without it.
@@ -26,6 +29,9 @@
 #include "tt/writer.h"
 #include "util.h"
 #include "writer_internal.h"
+
+/* Written tensor buffers kept for reuse, at most (writer_bufs.c). */
+#define BUF_KEEP 16u
 
 enum { JOB_COPYING, JOB_HASHING, JOB_CHUNKS, JOB_DONE, JOB_OPEN };
 
@@ -55,7 +61,8 @@ typedef struct tt_job {
     int keep_hash, keep_stats; /* metadata-only record with given hash / stats */
     /* data */
     uint8_t *data;             /* tensor bytes; chunks compressed in place */
-    tt_release_fn release;     /* NULL: data was malloc'ed by the writer */
+    uint64_t data_cap;         /* its capacity when the writer allocated it (may be kept for reuse), else 0 */
+    tt_release_fn release;     /* NULL: data was malloc'ed (by the writer, or handed over to be freed) */
     void *release_ctx;
     uint64_t reserved;         /* in-flight bytes charged */
     uint32_t nchunks;
@@ -107,6 +114,12 @@ struct tt_writer {
     /* under mu */
     uint64_t inflight;
     uint64_t workers_mem;              /* the workers' scratch and zstd contexts, charged to the in-flight bound */
+    uint8_t *buf_p[BUF_KEEP];          /* written tensor buffers kept for reuse, oldest first (writer_bufs.c) */
+    uint64_t buf_cap[BUF_KEEP];        /* their capacities */
+    uint32_t nbufs;
+    uint64_t buf_bytes;                /* their capacities, summed: charged to the in-flight bound */
+    uint64_t buf_reused;               /* admissions that took a kept buffer */
+    uint64_t mem_peak;                 /* the highest tt__writer_held() seen (noted as it grows) */
     uint64_t next_order, next_seq;
     tt_job *head, *tail;               /* admitted, not yet written */
     tt_job *hash_head, *hash_tail;     /* jobs waiting for their hash task */
@@ -183,6 +196,27 @@ int tt__pack_compute(tt_writer *w, tt_job *j, void *cctx, void *cctx_planes, uin
 int tt__file_start(tt_writer *w);   /* writes the file header, starts the thread */
 int tt__file_finish(tt_writer *w);  /* joins the thread after close: footer + trailer written by it */
 void tt__job_free(tt_job *j);
+
+/* writer_bufs.c, all under mu but tt__buf_free_all(); new buffers come from tt_alloc_big() (util.h) */
+/*! tt__writer_held() : what the in-flight bound counts: bytes in flight, the workers' memory, kept buffers. */
+uint64_t tt__writer_held(const tt_writer *w);
+/*! tt__writer_note_held() : records tt__writer_held() in mem_peak when it is higher. */
+void tt__writer_note_held(tt_writer *w);
+/*! tt__buf_find() : the kept buffer that suits a tensor of n bytes best (the smallest of capacity n to n + n/4),
+ *  or -1. */
+int tt__buf_find(const tt_writer *w, uint64_t n);
+/*! tt__buf_take() : removes kept buffer i (from tt__buf_find()) and returns it, its capacity in *cap; the caller
+ *  charges that capacity to its reservation. */
+uint8_t *tt__buf_take(tt_writer *w, int i, uint64_t *cap);
+/*! tt__buf_evict() : frees one kept buffer other than number except (-1: any), the oldest. @return : 1 when one
+ *  was freed, 0 when there was none. */
+int tt__buf_evict(tt_writer *w, int except);
+/*! tt__buf_keep() : offers a written buffer p of capacity cap (after its reservation was released). It is kept
+ *  when it fits under the bound and the writer is not closing; the oldest kept one makes room when BUF_KEEP are.
+ *  @return : the buffer the caller frees, outside the lock: p when it is not kept, the evicted one, or NULL. */
+uint8_t *tt__buf_keep(tt_writer *w, uint8_t *p, uint64_t cap);
+/*! tt__buf_free_all() : frees every kept buffer (takes mu; at close). */
+void tt__buf_free_all(tt_writer *w);
 
 /* writer_rank.c: the rank and world size from the options or the environment (use_env), and the output path
  * with %r / %p / %% expanded (*out malloc'ed). @return : TT_OK or an error with w->errmsg set. */

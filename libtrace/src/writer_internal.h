@@ -36,4 +36,20 @@ tt_on_full tt__writer_on_full(const tt_writer *w);
  *  the writer, so the footer's counters account for every put: each is counted as a put too. */
 void tt__writer_count(tt_writer *w, uint64_t filtered, uint64_t dropped);
 
+/* What the in-flight bound counts, for tests (writer_bufs.c). */
+typedef struct tt_writer_mem {
+    uint64_t limit;      /* the bound (inflight_bytes) */
+    uint64_t held;       /* inflight + workers + kept_bytes now */
+    uint64_t peak;       /* the highest `held` at an admission since open (or the last reset) */
+    uint64_t inflight;   /* reserved by records not yet written */
+    uint64_t workers;    /* the workers' scratch buffers and zstd contexts */
+    uint64_t kept_bytes; /* written tensor buffers kept for reuse */
+    uint32_t kept;       /* how many */
+    uint64_t reused;     /* admissions that took a kept buffer */
+} tt_writer_mem;
+
+/*! tt__writer_mem_stats() : a snapshot of the writer's memory accounting; with reset_peak, the peak starts again
+ *  from what is held now. @return : TT_OK or TT_E_INVAL. */
+int tt__writer_mem_stats(tt_writer *w, tt_writer_mem *out, int reset_peak);
+
 #endif /* TT_WRITER_INTERNAL_H */

@@ -206,6 +206,7 @@ static void run_pack(worker *k, tt_job *j)
     if (held > k->charged) {
         w->workers_mem += held - k->charged;
         k->charged = held;
+        tt__writer_note_held(w);
     }
     if (rc != TT_OK) {
         j->error = rc;
@@ -250,6 +251,7 @@ static void run_chunk(worker *k, tt_job *j, uint32_t i)
     if (held > k->charged) { /* contexts only grow; they are sized at their first compression */
         w->workers_mem += held - k->charged;
         k->charged = held;
+        tt__writer_note_held(w);
     }
     if (rc != TT_OK && !j->error) {
         j->error = rc;
