@@ -6,7 +6,7 @@
  *   - puts one at a time (flushed, so every buffer is back before the next put): the second put of a size takes
  *     the first one's buffer, a tensor too small for a buffer does not, and zero-copy records (the device path)
  *     neither take one nor leave theirs behind, their release called exactly once;
- *   - puts from three threads through a 6 MiB bound, copies and zero-copy records mixed, blocking and dropping:
+ *   - puts from three threads through a 5 MiB bound, copies and zero-copy records mixed, blocking and dropping:
  *     what the bound counts (bytes in flight, workers' memory, kept buffers) never passes it, buffers are
  *     reused, and every record reads back byte for byte.
  * White box: it includes the writer's private header to look at the accounting under the writer's lock.
@@ -99,10 +99,23 @@ static void test_rules(void)
 
 /* ---- data ------------------------------------------------------------------------------------------------ */
 
-/* The content of record (rank t, step i): deterministic, so a reader can check it without keeping it. */
+/* Activation-like values of each dtype, made once; a record's content is a window of them. */
+#define POOL_BYTES (6 * MIB)
+static uint8_t *pool_f32, *pool_bf16;
+
+/* The content of record (rank t, step i): deterministic, so a reader can check it without keeping it; the
+ * record's rank and step in its first bytes make it unique. */
 static uint8_t *content(tt_dtype dt, uint64_t nbytes, int t, int i)
 {
-    return ts_data(dt, (size_t)(nbytes / tt_dtype_size(dt)), (uint64_t)t * 100003u + (uint64_t)i);
+    const uint8_t *pool = dt == TT_BF16 ? pool_bf16 : pool_f32;
+    uint64_t off = ((uint64_t)t * 31u + (uint64_t)i) * 4096u % (POOL_BYTES - nbytes + 1) / 4 * 4;
+    uint8_t *p = malloc(nbytes + 1);
+    memcpy(p, pool + off, nbytes);
+    if (nbytes >= 8) {
+        int32_t id[2] = {t, i};
+        memcpy(p, id, sizeof id);
+    }
+    return p;
 }
 
 static int put_copy(tt_writer *w, tt_dtype dt, uint64_t nbytes, int t, int i)
@@ -245,10 +258,10 @@ static void test_sequential(void)
 /* ---- several threads, a small bound ---------------------------------------------------------------------- */
 
 #define THREADS 3
-#define PUTS 40
+#define PUTS 30
 
 /* Sizes that take the job path (over the 16 KiB pack limit at 64 KiB chunks), the last one over 2 MiB. */
-static const uint64_t stress_sizes[4] = {24 << 10, 300 << 10, MIB, 2 * MIB + (4 << 10)};
+static const uint64_t stress_sizes[4] = {20 << 10, 160 << 10, 600 << 10, 2 * MIB + (4 << 10)};
 
 typedef struct putter_ctx {
     tt_writer *w;
@@ -283,7 +296,7 @@ static void *putter(void *arg)
 static void test_threads(tt_on_full policy)
 {
     char path[256];
-    uint64_t limit = 6 * MIB;
+    uint64_t limit = 5 * MIB;
     tt_writer *w = open_writer(ts_path(path, sizeof path, policy == TT_ON_FULL_DROP ? "drop.tt" : "block.tt"), limit,
                                policy);
     released rel;
@@ -341,9 +354,13 @@ static void test_threads(tt_on_full policy)
 
 int main(void)
 {
+    pool_f32 = ts_data(TT_F32, POOL_BYTES / 4, 1);
+    pool_bf16 = ts_data(TT_BF16, POOL_BYTES / 2, 2);
     test_rules();
     test_sequential();
     test_threads(TT_ON_FULL_BLOCK);
     test_threads(TT_ON_FULL_DROP);
+    free(pool_f32);
+    free(pool_bf16);
     return tt_test_exit();
 }
