@@ -2,10 +2,10 @@
  * writer_bufs.c — the writer keeps the tensor buffers it has written and gives them to the next puts.
  *
  * tt_put() copies each tensor into a buffer of the writer's own; the file thread is done with it once the
- * record's frames are written. Freed, a buffer of megabytes goes back to the kernel (glibc unmaps it or trims
- * its heap), and the next put's copy page-faults on every fresh page: measured with tracebench (4 MiB bf16
- * tensors, 2 threads), a seventh of the write's CPU time went to those faults, in the kernel, under the copy.
- * So a written buffer is kept, up to BUF_KEEP of them, and an admission whose tensor fits one takes it.
+ * record's frames are written. Freed, a buffer of megabytes goes back to the kernel often enough (glibc unmaps
+ * large blocks and trims its heap) that the next put's copy page-faults on fresh pages: in a profile of
+ * tracebench (4 MiB tensors, 2 workers) those faults under the copy were about 9 % of all samples. So a written
+ * buffer is kept, up to BUF_KEEP of them, and an admission whose tensor fits one takes it.
  *
  * Memory bound: kept buffers are counted with the bytes in flight (w->buf_bytes, beside w->inflight and
  * w->workers_mem), so inflight_bytes bounds them too. A buffer is kept only when it fits under the bound; a put
@@ -14,9 +14,8 @@
  * for a tensor it does not outsize by more than a quarter, so little of the bound goes to slack.
  *
  * New buffers come from tt_alloc_big(): from 2 MiB on they ask for huge pages, so the first fill of the bound
- * takes one fault per 2 MiB instead of one per 4 KiB page (512 tensors of 4 MiB through the default 256 MiB
- * bound, 2 workers: about 60,000 faults before, 2,500 with both), and the copy, the hash and the codecs miss the
- * TLB less.
+ * (the buffers are new until the writer has as many as the bound holds) takes one fault per 2 MiB instead of one
+ * per 4 KiB page. BENCHMARKS.md, "Writer: tensor buffers kept for reuse", has the numbers.
  *
  * Everything here runs under the writer's mutex, which admission and the file thread hold at these points
  * anyway: no lock of its own. Only the zero-copy buffers (tt__writer_submit() with copy = 0) are never kept:

@@ -329,7 +329,7 @@ static worker *worker_new(tt_writer *w)
     if (!k)
         return NULL;
     k->w = w;
-    k->scratch = malloc(w->chunk_bytes);
+    k->scratch = tt_alloc_big(w->chunk_bytes); /* filled at every chunk: huge pages where they are offered */
     k->cctx = ZSTD_createCCtx();
     k->cctx_planes = ZSTD_createCCtx();
     k->cctx_lit = ZSTD_createCCtx();

@@ -2,7 +2,7 @@
  * tt/writer.h — capturing tensors into a trace file from a running engine.
  *
  * One tt_put() per captured tensor. The calling thread checks the filters, copies the tensor into an in-flight
- * buffer and returns; hashing, statistics, byte shuffling and zstd run on a pool of worker threads, and one
+ * buffer (one the writer has written before and kept, when one fits: no fresh pages to fault in) and returns; hashing, statistics, byte shuffling and zstd run on a pool of worker threads, and one
  * writer thread appends frames to the file in capture order. Bytes in flight are bounded: when the bound is
  * reached a put blocks (the default, nothing is lost) or drops the record and counts it (TT_ON_FULL_DROP).
  * Small tensors (at most 16 KiB, and a quarter of chunk_bytes) are copied into a shared pack instead: the workers
@@ -105,10 +105,11 @@ typedef struct tt_writer_options {
     tt_mode mode;            /* default full */
     uint32_t threads;        /* worker threads; default min(4, online CPUs) */
     uint64_t inflight_bytes; /* bound on the writer's working memory: tensor copies in flight, ~0.5 KiB of
-                                bookkeeping per record, and each worker's chunk of scratch and zstd contexts
-                                (about 6 MiB per worker at the default chunk size); default 256 MiB, at least
-                                1 MiB. A tensor larger than what is left is admitted when nothing else is in
-                                flight. */
+                                bookkeeping per record, each worker's chunk of scratch and zstd contexts
+                                (about 6 MiB per worker at the default chunk size), and the written tensor
+                                buffers the writer keeps for later puts (at most 16, freed at close or when a
+                                put needs their room); default 256 MiB, at least 1 MiB. A tensor larger than
+                                what is left is admitted when nothing else is in flight. */
     tt_on_full on_full;      /* default block */
     int zstd_level;          /* default 1; negative levels are zstd's fast levels */
     int zstd_level_set;      /* nonzero: zstd_level is used even when 0 (zstd's own default level 3) */
