@@ -75,7 +75,8 @@ int tt_grow(void **p, size_t *cap, size_t need, size_t esize);
  *  From 2 MiB on, the buffer is aligned to 2 MiB and asks for transparent huge pages where the system has them
  *  (madvise MADV_HUGEPAGE, a hint): filling it for the first time then costs one page fault per 2 MiB instead of
  *  one per 4 KiB, which on a virtual machine is most of the cost of a first fill, and the TLB misses less.
- *  free() frees it. @return : the buffer, or NULL when out of memory. */
+ *  free() frees it (the advice stays with those pages if the allocator reuses them; no allocator setting is
+ *  changed). @return : the buffer, or NULL when out of memory. */
 void *tt_alloc_big(size_t n);
 
 #endif /* TT_UTIL_H */
