@@ -1,7 +1,7 @@
 /*
  * writer_internal.h — what other libtrace modules (device capture, the reader's copy) need of the writer beyond
  * its public header: submitting a record whose bytes already sit in a buffer the caller hands over, and a record
- * whose statistics were computed elsewhere (on a GPU). Not API.
+ * whose statistics were computed elsewhere (on a GPU); and, for tests, what the in-flight bound counts. Not API.
  */
 #ifndef TT_WRITER_INTERNAL_H
 #define TT_WRITER_INTERNAL_H
@@ -40,7 +40,7 @@ void tt__writer_count(tt_writer *w, uint64_t filtered, uint64_t dropped);
 typedef struct tt_writer_mem {
     uint64_t limit;      /* the bound (inflight_bytes) */
     uint64_t held;       /* inflight + workers + kept_bytes now */
-    uint64_t peak;       /* the highest `held` at an admission since open (or the last reset) */
+    uint64_t peak;       /* the highest `held` since open or the last reset (noted as it grows) */
     uint64_t inflight;   /* reserved by records not yet written */
     uint64_t workers;    /* the workers' scratch buffers and zstd contexts */
     uint64_t kept_bytes; /* written tensor buffers kept for reuse */
