@@ -13,7 +13,7 @@
  * bits depend on the exponent, and Huffman's whole-bit code lengths cost less on a wider symbol; exponents outside
  * the base's window wrap, and the bits that tell them apart go to the top mantissa stream.
  *
- * Form 1 (TT_FLOAT_WINDOW, bf16 only, the writer's default there): the symbol is the exponent's place in a window
+ * Form 1 (TT_FLOAT_WINDOW, bf16 only; the writer's `float` setting): the symbol is the exponent's place in a window
  * of at most 15 exponents (or an escape) and the top 4 mantissa bits; the sign and the 3 low mantissa bits are
  * packed two elements to a byte and stored raw; an escaped element's exponent goes to a third stream. One
  * Huffman-coded byte and half a raw byte per element, where form 0 stores a whole raw mantissa byte: on
