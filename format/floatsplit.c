@@ -378,8 +378,8 @@ static size_t join_f1_sse2(const uint8_t *sym, const uint8_t *nib, const uint8_t
                            uint16_t base, unsigned w, uint8_t *dst, int *bad)
 {
     const __m128i zero = _mm_setzero_si128(), f = _mm_set1_epi8(15), wf = _mm_set1_epi8((char)(w << 4)),
-                  b = _mm_set1_epi16((short)base), m7fff = _mm_set1_epi16(0x7fff), w15 = _mm_set1_epi16(15),
-                  w7 = _mm_set1_epi16(7), w8 = _mm_set1_epi16(8);
+                  b = _mm_set1_epi16((short)base), m7fff = _mm_set1_epi16(0x7fff), w7 = _mm_set1_epi16(7),
+                  w8 = _mm_set1_epi16(8);
     size_t done = c & ~(size_t)15;
     for (size_t i = 0; i < done; i += 16) {
         __m128i S = LOAD(sym + i), N8 = _mm_loadl_epi64((const __m128i *)(const void *)(nib + i / 2));
@@ -387,9 +387,8 @@ static size_t join_f1_sse2(const uint8_t *sym, const uint8_t *nib, const uint8_t
         for (int half = 0; half < 2; half++) {
             __m128i s = half ? _mm_unpackhi_epi8(S, zero) : _mm_unpacklo_epi8(S, zero);
             __m128i n = half ? _mm_unpackhi_epi8(N, zero) : _mm_unpacklo_epi8(N, zero);
-            __m128i y = _mm_or_si128(_mm_or_si128(_mm_slli_epi16(_mm_srli_epi16(s, 4), 7),
-                                                  _mm_slli_epi16(_mm_and_si128(s, w15), 3)),
-                                     _mm_and_si128(n, w7));
+            /* s = q * 16 + top4, so s * 8 = q * 2^7 + top4 * 8 */
+            __m128i y = _mm_or_si128(_mm_slli_epi16(s, 3), _mm_and_si128(n, w7));
             __m128i v = _mm_or_si128(_mm_and_si128(_mm_add_epi16(y, b), m7fff), _mm_slli_epi16(_mm_and_si128(n, w8), 12));
             STORE(dst + 2 * i + 16 * half, v);
         }
