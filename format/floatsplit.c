@@ -1,17 +1,23 @@
 /*
  * floatsplit.c — the FLOAT payload filter (FORMAT.md section 3, "Filter FLOAT"): each element's bits are
- * regrouped into an 8-bit symbol stream that holds the exponent and one to three byte streams that hold the sign
- * and the mantissa. The symbol stream is entropy-coded by zstd without any match search (ZSTD_compressSequences
+ * regrouped into an 8-bit symbol stream that holds the exponent and one to three streams that hold the sign and
+ * the mantissa. The symbol stream is entropy-coded by zstd without any match search (ZSTD_compressSequences
  * with no sequence: every byte is a Huffman-coded literal); a mantissa stream is coded the same way only when a
  * sample says it pays, else stored as it is. The decoder is plain zstd decompression of each stream and the
  * inverse regrouping.
  *
- * Two forms, both decoded by the same rule. The fast one (the writer's default): the symbol is the exponent field
- * (f16: its 5 bits and the top 3 mantissa bits) and the mantissa is stored raw. The wide one: for bf16 and f32 the
- * symbol is six exponent bits relative to a per-chunk base plus the two top mantissa bits, and the top mantissa
- * stream is coded too: within a binade the density of activations falls, so the top mantissa bits depend on the
- * exponent, and Huffman's whole-bit code lengths cost less on a wider symbol; exponents outside the base's window
- * wrap, and the bits that tell them apart go to the top mantissa stream.
+ * Form 0 has two shapes, decoded by the same rule. The fast one (TT_FLOAT_FAST): the symbol is the exponent field
+ * (f16: its 5 bits and the top 3 mantissa bits) and the mantissa is stored raw. The wide one (TT_FLOAT_WIDE): for
+ * bf16 and f32 the symbol is six exponent bits relative to a per-chunk base plus the two top mantissa bits, and
+ * the top mantissa stream is coded too: within a binade the density of activations falls, so the top mantissa
+ * bits depend on the exponent, and Huffman's whole-bit code lengths cost less on a wider symbol; exponents outside
+ * the base's window wrap, and the bits that tell them apart go to the top mantissa stream.
+ *
+ * Form 1 (TT_FLOAT_WINDOW, bf16 only; the writer's `float` setting): the symbol is the exponent's place in a window
+ * of at most 15 exponents (or an escape) and the top 4 mantissa bits; the sign and the 3 low mantissa bits are
+ * packed two elements to a byte and stored raw; an escaped element's exponent goes to a third stream. One
+ * Huffman-coded byte and half a raw byte per element, where form 0 stores a whole raw mantissa byte: on
+ * tracebench's bf16 data 10.52 bits per element against 10.60.
  *
  * Channel-aware model: with the row width known, the symbol stream MAY be stored as the difference to the symbol
  * of the same column in the previous row (activations can keep a channel's scale across tokens); the encoder
@@ -276,6 +282,189 @@ static void undelta_rows(uint8_t *sym, size_t c, size_t w)
         sym[i] = (uint8_t)(sym[i] + sym[i - w]);
 }
 
+/* ---- form 1: exponent window and nibbles (two-byte elements) --------------------------------------------- */
+/* Each element's magnitude y = (x - B) mod 2^15 gives q = y >> 7 (the exponent field relative to the window's
+ * start B >> 7). The symbol is min(q, w) in its high nibble and the top 4 of y's 7 low bits in its low nibble;
+ * the sign and the 3 lowest bits go to a nibble stream, two elements to a byte; q >= w (outside the window of w
+ * exponents, 1 <= w <= 15) is an escape, and q itself goes to the escape stream. split_f1() returns the number of escapes, or
+ * (size_t)-1 when there are more than cap. */
+
+static size_t split_f1_scalar(const uint8_t *src, size_t from, size_t c, uint16_t base, unsigned w, uint8_t *sym,
+                              uint8_t *nib, uint8_t *esc, size_t k, size_t cap)
+{
+    for (size_t i = from; i < c; i++) {
+        uint16_t v = tt_rd16(src + 2 * i);
+        uint16_t y = (uint16_t)(((v & 0x7fffu) - base) & 0x7fffu);
+        unsigned q = y >> 7, n = ((v >> 12) & 8u) | (y & 7u);
+        sym[i] = (uint8_t)(((q < w ? q : w) << 4) | ((y >> 3) & 15u));
+        if (q >= w) {
+            if (k == cap)
+                return (size_t)-1;
+            esc[k++] = (uint8_t)q;
+        }
+        if (i & 1)
+            nib[i >> 1] = (uint8_t)(nib[i >> 1] | (n << 4));
+        else
+            nib[i >> 1] = (uint8_t)n;
+    }
+    return k;
+}
+
+/* Rebuilds elements [from, c); *k is the next escape, ne the escapes there are. @return : 0, or -1 when a symbol
+ * is above the escape or an escape has no escape byte left. */
+static int join_f1_scalar(const uint8_t *sym, const uint8_t *nib, const uint8_t *esc, size_t ne, size_t *k,
+                          size_t from, size_t c, uint16_t base, unsigned w, uint8_t *dst)
+{
+    for (size_t i = from; i < c; i++) {
+        unsigned s = sym[i], n = (nib[i >> 1] >> ((i & 1) * 4)) & 15u, q = s >> 4;
+        if (q >= w) {
+            if (q > w || *k >= ne)
+                return -1;
+            q = esc[(*k)++];
+        }
+        uint16_t y = (uint16_t)((q << 7) | ((s & 15u) << 3) | (n & 7u));
+        tt_le16(dst + 2 * i, (uint16_t)(((y + base) & 0x7fffu) | ((n & 8u) << 12)));
+    }
+    return 0;
+}
+
+#ifdef FS_SSE2
+/* 8 elements: symbol and nibble lanes (16-bit), and the lanes' q (for the escape test). */
+static void split_f1_lane(__m128i v, __m128i base, __m128i esc, __m128i *sym, __m128i *nib, __m128i *q)
+{
+    const __m128i m7fff = _mm_set1_epi16(0x7fff), f = _mm_set1_epi16(15),
+                  s7 = _mm_set1_epi16(7), s8 = _mm_set1_epi16(8);
+    __m128i y = _mm_and_si128(_mm_sub_epi16(_mm_and_si128(v, m7fff), base), m7fff);
+    *q = _mm_srli_epi16(y, 7);
+    *sym = _mm_or_si128(_mm_slli_epi16(_mm_min_epi16(*q, esc), 4), _mm_and_si128(_mm_srli_epi16(y, 3), f));
+    *nib = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(v, 12), s8), _mm_and_si128(y, s7));
+}
+
+static size_t split_f1_sse2(const uint8_t *src, size_t c, uint16_t base, unsigned w, uint8_t *sym, uint8_t *nib,
+                            uint8_t *esc, size_t cap, size_t *ne)
+{
+    const __m128i b = _mm_set1_epi16((short)base), e = _mm_set1_epi16((short)w), e1 = _mm_set1_epi16((short)(w - 1)),
+                  lo = _mm_set1_epi16(0x00ff);
+    size_t done = c & ~(size_t)15, k = 0;
+    for (size_t i = 0; i < done; i += 16) {
+        __m128i sa, sb, na, nb, qa, qb;
+        split_f1_lane(LOAD(src + 2 * i), b, e, &sa, &na, &qa);
+        split_f1_lane(LOAD(src + 2 * i + 16), b, e, &sb, &nb, &qb);
+        STORE(sym + i, _mm_packus_epi16(sa, sb));
+        /* 16 nibble bytes n0 n1 ... as 16-bit lanes n0 | n1 << 8: to n0 | n1 << 4, then 8 bytes */
+        __m128i n = _mm_packus_epi16(na, nb);
+        __m128i pair = _mm_or_si128(_mm_and_si128(n, lo), _mm_srli_epi16(n, 4));
+        _mm_storel_epi64((__m128i *)(void *)(nib + i / 2), _mm_packus_epi16(_mm_and_si128(pair, lo), _mm_setzero_si128()));
+        int m = _mm_movemask_epi8(_mm_packs_epi16(_mm_cmpgt_epi16(qa, e1), _mm_cmpgt_epi16(qb, e1)));
+        if (m) {
+            if (k + 16 > cap) { /* more escapes than room: the caller takes form 0 */
+                *ne = (size_t)-1;
+                return i;
+            }
+            __m128i q = _mm_packus_epi16(qa, qb);
+            uint8_t qs[16];
+            STORE(qs, q);
+            for (; m; m &= m - 1)
+                esc[k++] = qs[__builtin_ctz((unsigned)m)];
+        }
+    }
+    *ne = k;
+    return done;
+}
+#endif
+
+#ifdef FS_SSE2
+static size_t join_f1_sse2(const uint8_t *sym, const uint8_t *nib, const uint8_t *esc, size_t ne, size_t *k, size_t c,
+                           uint16_t base, unsigned w, uint8_t *dst, int *bad)
+{
+    const __m128i zero = _mm_setzero_si128(), f = _mm_set1_epi8(15), wf = _mm_set1_epi8((char)(w << 4)),
+                  b = _mm_set1_epi16((short)base), m7fff = _mm_set1_epi16(0x7fff), w7 = _mm_set1_epi16(7),
+                  w8 = _mm_set1_epi16(8);
+    size_t done = c & ~(size_t)15;
+    for (size_t i = 0; i < done; i += 16) {
+        __m128i S = LOAD(sym + i), N8 = _mm_loadl_epi64((const __m128i *)(const void *)(nib + i / 2));
+        __m128i N = _mm_unpacklo_epi8(_mm_and_si128(N8, f), _mm_and_si128(_mm_srli_epi16(N8, 4), f));
+        for (int half = 0; half < 2; half++) {
+            __m128i s = half ? _mm_unpackhi_epi8(S, zero) : _mm_unpacklo_epi8(S, zero);
+            __m128i n = half ? _mm_unpackhi_epi8(N, zero) : _mm_unpacklo_epi8(N, zero);
+            /* s = q * 16 + top4, so s * 8 = q * 2^7 + top4 * 8 */
+            __m128i y = _mm_or_si128(_mm_slli_epi16(s, 3), _mm_and_si128(n, w7));
+            __m128i v = _mm_or_si128(_mm_and_si128(_mm_add_epi16(y, b), m7fff), _mm_slli_epi16(_mm_and_si128(n, w8), 12));
+            STORE(dst + 2 * i + 16 * half, v);
+        }
+        /* symbols >= w << 4: escapes (the exponent from the escape stream) or damage */
+        int m = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(S, wf), S));
+        for (; m; m &= m - 1) {
+            size_t at = i + (size_t)__builtin_ctz((unsigned)m);
+            if (join_f1_scalar(sym, nib, esc, ne, k, at, at + 1, base, w, dst)) {
+                *bad = 1;
+                return at;
+            }
+        }
+    }
+    return done;
+}
+#endif
+
+static size_t split_f1(const uint8_t *src, size_t c, uint16_t base, unsigned w, uint8_t *sym, uint8_t *nib,
+                       uint8_t *esc, size_t cap)
+{
+    size_t done = 0, k = 0;
+#ifdef FS_SSE2
+    done = split_f1_sse2(src, c, base, w, sym, nib, esc, cap, &k);
+    if (k == (size_t)-1)
+        return k;
+#endif
+    return split_f1_scalar(src, done, c, base, w, sym, nib, esc, k, cap);
+}
+
+/* @return : 0, or -1 when the symbols call for more escapes than ne or fewer */
+static int join_f1(const uint8_t *sym, const uint8_t *nib, const uint8_t *esc, size_t ne, size_t c, uint16_t base,
+                   unsigned w, uint8_t *dst)
+{
+    size_t done = 0, k = 0;
+#ifdef FS_SSE2
+    int bad = 0;
+    done = join_f1_sse2(sym, nib, esc, ne, &k, c, base, w, dst, &bad);
+    if (bad)
+        return -1;
+#endif
+    if (join_f1_scalar(sym, nib, esc, ne, &k, done, c, base, w, dst))
+        return -1;
+    return k == ne ? 0 : -1;
+}
+
+/* Form 1's window on a sample of a bf16 chunk: the narrowest window of w exponent fields (bits 14..7), 8 <= w <= 15,
+ * that leaves at most F1_WANT_OUTSIDE of the sample outside, else 15; its start, and the share outside it. A
+ * narrower window has fewer rare symbols, so the Huffman code (at most 11 bits long) wastes less on them; each
+ * escape costs a byte of its own. Measured on tracebench's bf16 data (zstd 1.5.4): w = 15 gives 10.56 bits per
+ * element, w = 9 10.52. */
+#define F1_WANT_OUTSIDE 0.01
+static unsigned f1_window(const uint8_t *src, size_t c, unsigned *wp, double *outside)
+{
+    uint32_t h[256] = {0}, n = 0;
+    size_t step = c > FS_SAMPLE ? c / FS_SAMPLE : 1;
+    for (size_t i = 0; i < c; i += step, n++)
+        h[(tt_rd16(src + 2 * i) >> 7) & 0xffu]++;
+    unsigned start = 0, w = 8;
+    for (; w <= 15; w++) {
+        uint32_t in = 0, best = 0;
+        for (unsigned j = 0; j < w; j++)
+            in += h[j];
+        for (unsigned b = 0; b < 256; b++) { /* window [b, b + w) mod 256 */
+            if (in > best)
+                best = in, start = b;
+            in += h[(b + w) & 0xffu];
+            in -= h[b];
+        }
+        *outside = n ? 1.0 - (double)best / n : 1.0;
+        if (*outside <= F1_WANT_OUTSIDE || w == 15)
+            break;
+    }
+    *wp = w;
+    return start;
+}
+
 /* ---- estimates on a sample ------------------------------------------------------------------------------- */
 
 /* Order-0 entropy in bits per symbol of a histogram of n samples. */
@@ -416,9 +605,85 @@ static fs_layout choose_layout(const uint8_t *src, size_t c, size_t s, unsigned 
     return L;
 }
 
-int tt_payload_encode_float(const uint8_t *src, size_t n, tt_dtype dt, uint64_t row_elems, int fast, void *lit_cctx,
-                            uint8_t *scratch, uint8_t *dst, size_t dst_cap, tt_frame_header *h, char *err,
-                            size_t errlen)
+/* The chunk stored as it is (filter NONE, codec RAW): dst already holds its n bytes. */
+static int store_raw(const uint8_t *dst, size_t n, tt_frame_header *h)
+{
+    h->filter = TT_FILTER_NONE;
+    h->elem_size = 0;
+    h->codec = TT_CODEC_RAW;
+    h->raw_size = n;
+    h->stored_size = n;
+    h->payload_hash = tt_hash64(dst, n);
+    return TT_OK;
+}
+
+static int store_float(const uint8_t *dst, size_t n, size_t s, size_t stored, tt_frame_header *h)
+{
+    h->filter = TT_FILTER_FLOAT;
+    h->elem_size = (uint8_t)s;
+    h->codec = TT_CODEC_ZSTD;
+    h->raw_size = n;
+    h->stored_size = stored;
+    h->payload_hash = tt_hash64(dst, stored);
+    return TT_OK;
+}
+
+/* Escapes above this share of a sample leave a bf16 chunk to form 0 (each costs a byte of its own). */
+#define F1_MAX_OUTSIDE (1.0 / 64)
+#define F1_FALLBACK 1 /* not a TT_* status: encode_f1() found too many escapes, nothing was written */
+
+/* Form 1 for a chunk of c two-byte elements (n = 2c + t bytes), window start `start`. */
+static int encode_f1(const uint8_t *src, size_t n, unsigned start, unsigned w, void *lit, uint8_t *scratch, uint8_t *dst,
+                     size_t dst_cap, tt_frame_header *h, char *err, size_t errlen)
+{
+    size_t c = n / 2, t = n - 2 * c, nb = (c + 1) / 2;
+    uint16_t base = (uint16_t)(start << 7);
+    uint8_t *sym = scratch, *nib = scratch + c, *esc = nib + nb;
+    /* at most floor(c / 2) escapes (FORMAT.md), which also fits what is left of scratch */
+    size_t ne = split_f1(src, c, base, w, sym, nib, esc, c / 2);
+    if (ne == (size_t)-1)
+        return F1_FALLBACK;
+    uint8_t tail = t ? src[n - 1] : 0; /* dst may be src: keep the trailing byte before dst is written */
+    const uint8_t *in[3] = {sym, nib, esc};
+    const size_t cnt[3] = {c, nb, ne};
+    size_t hs = FS_HEADER_FIXED + 12, at = hs;
+    int zerr = 0, fits = hs + t <= dst_cap;
+    uint32_t len[3] = {0, 0, 0};
+    for (size_t j = 0; fits && j < 3; j++) {
+        /* the nibbles (sign and low mantissa bits) are near-random: stored as they are */
+        size_t z = put_stream(lit, in[j], cnt[j], j != 1, dst + at, dst_cap - t - at, &zerr);
+        if (z == (size_t)-1) {
+            fits = 0;
+            break;
+        }
+        len[j] = (uint32_t)z;
+        at += z;
+    }
+    if (zerr)
+        return tt_errf(err, errlen, TT_E_CORRUPT, "zstd compression failed: %s",
+                       ZSTD_getErrorString((ZSTD_ErrorCode)zerr));
+    if (!fits || at + t >= n) { /* not smaller: the bytes back (dst may be src), stored as they are */
+        join_f1(sym, nib, esc, ne, c, base, w, dst);
+        if (t)
+            dst[n - 1] = tail;
+        return store_raw(dst, n, h);
+    }
+    if (t)
+        dst[at++] = tail;
+    dst[0] = 0; /* model */
+    dst[1] = 7; /* shift */
+    dst[2] = 1; /* form */
+    dst[3] = (uint8_t)w;
+    tt_le32(dst + 4, base);
+    tt_le32(dst + 8, (uint32_t)ne);
+    for (size_t j = 0; j < 3; j++)
+        tt_le32(dst + FS_HEADER_FIXED + 4 * j, len[j]);
+    return store_float(dst, n, 2, at, h);
+}
+
+int tt_payload_encode_float(const uint8_t *src, size_t n, tt_dtype dt, uint64_t row_elems, unsigned kind,
+                            void *lit_cctx, uint8_t *scratch, uint8_t *dst, size_t dst_cap, tt_frame_header *h,
+                            char *err, size_t errlen)
 {
     size_t s;
     unsigned mant_bits, exp_bits;
@@ -427,6 +692,16 @@ int tt_payload_encode_float(const uint8_t *src, size_t n, tt_dtype dt, uint64_t 
     if (dst_cap < n)
         return tt_errf(err, errlen, TT_E_INVAL, "payload encode: capacity %zu below %zu bytes", dst_cap, n);
     size_t c = n / s, t = n - c * s;
+    int fast = !(kind & TT_FLOAT_WIDE);
+    if ((kind & TT_FLOAT_WINDOW) && s == 2 && exp_bits == 8 && c >= 16) {
+        double outside;
+        unsigned w, start = f1_window(src, c, &w, &outside);
+        if (outside < F1_MAX_OUTSIDE) {
+            int rc = encode_f1(src, n, start, w, lit_cctx, scratch, dst, dst_cap, h, err, errlen);
+            if (rc != F1_FALLBACK)
+                return rc;
+        }
+    }
     fs_layout L = choose_layout(src, c, s, mant_bits, exp_bits, fast ? 0 : 2);
     /* streams into scratch: the symbol plane first, then the mantissa planes, most significant first */
     uint8_t *plane[4] = {scratch, scratch + c, scratch + 2 * c, scratch + 3 * c};
@@ -478,13 +753,7 @@ int tt_payload_encode_float(const uint8_t *src, size_t n, tt_dtype dt, uint64_t 
         else
             join4((const uint8_t *const *)plane, c, L, dst);
         memcpy(dst + c * s, tail, t);
-        h->filter = TT_FILTER_NONE;
-        h->elem_size = 0;
-        h->codec = TT_CODEC_RAW;
-        h->raw_size = n;
-        h->stored_size = n;
-        h->payload_hash = tt_hash64(dst, n);
-        return TT_OK;
+        return store_raw(dst, n, h);
     }
     memcpy(dst + at, tail, t);
     at += t;
@@ -495,13 +764,7 @@ int tt_payload_encode_float(const uint8_t *src, size_t n, tt_dtype dt, uint64_t 
     tt_le32(dst + 8, model ? (uint32_t)width : 0);
     for (size_t j = 0; j < s; j++)
         tt_le32(dst + FS_HEADER_FIXED + 4 * j, len[j]);
-    h->filter = TT_FILTER_FLOAT;
-    h->elem_size = (uint8_t)s;
-    h->codec = TT_CODEC_ZSTD;
-    h->raw_size = n;
-    h->stored_size = at;
-    h->payload_hash = tt_hash64(dst, at);
-    return TT_OK;
+    return store_float(dst, n, s, at, h);
 }
 
 /* ---- decoding -------------------------------------------------------------------------------------------- */
@@ -524,6 +787,73 @@ static int inflate_stream(ZSTD_DCtx *d, const uint8_t *in, size_t len, uint8_t *
     return TT_OK;
 }
 
+/* Form 1 (two-byte elements): the header's fields as in form 0 with the window w in byte 3 and the escape count
+ * K in place of `width`; three streams: symbols (c bytes), nibbles (ceil(c / 2)), escapes (K). */
+static int decode_f1(const tt_frame_header *h, const uint8_t *stored, uint8_t *dst, uint8_t *scratch, void *dctx,
+                     char *err, size_t errlen)
+{
+    size_t n = (size_t)h->raw_size, ns = (size_t)h->stored_size, c = n / 2, t = n - 2 * c, nb = (c + 1) / 2;
+    size_t hs = FS_HEADER_FIXED + 12;
+    if (h->elem_size != 2)
+        return tt_errf(err, errlen, TT_E_CORRUPT, "float filter: form 1 with element size %u (2)",
+                       (unsigned)h->elem_size);
+    if (ns < hs)
+        return tt_errf(err, errlen, TT_E_CORRUPT, "float filter: %zu stored bytes, below its %zu-byte header", ns, hs);
+    uint32_t base = tt_rd32(stored + 4), ne = tt_rd32(stored + 8);
+    unsigned w = stored[3];
+    if (stored[0] != 0 || stored[1] != 7 || w < 1 || w > 15)
+        return tt_errf(err, errlen, TT_E_CORRUPT, "float filter: form 1 with model %u, shift %u and window %u (0, 7 "
+                       "and 1..15)", stored[0], stored[1], w);
+    if (base >= 0x8000u)
+        return tt_errf(err, errlen, TT_E_CORRUPT, "float filter: base %u does not fit 2-byte elements", base);
+    if (ne > c / 2)
+        return tt_errf(err, errlen, TT_E_CORRUPT, "float filter: %u escapes for %zu elements (at most %zu)", ne, c,
+                       c / 2);
+    const size_t want[3] = {c, nb, ne};
+    uint64_t total = hs + t;
+    for (size_t j = 0; j < 3; j++) {
+        uint32_t len = tt_rd32(stored + FS_HEADER_FIXED + 4 * j);
+        if (len > want[j])
+            return tt_errf(err, errlen, TT_E_CORRUPT, "float filter: stream %zu stores %u bytes for %zu", j, len,
+                           want[j]);
+        total += len;
+    }
+    if (total != ns)
+        return tt_errf(err, errlen, TT_E_CORRUPT, "float filter: header and streams add up to %llu bytes, frame "
+                       "stores %zu", (unsigned long long)total, ns);
+    ZSTD_DCtx *own = NULL, *d = (ZSTD_DCtx *)dctx;
+    const uint8_t *plane[3] = {NULL, NULL, NULL};
+    const uint8_t *at = stored + hs;
+    uint8_t *out = scratch; /* c + nb + ne <= 2c bytes of scratch */
+    int rc = TT_OK;
+    for (size_t j = 0; j < 3 && rc == TT_OK; j++) {
+        size_t len = tt_rd32(stored + FS_HEADER_FIXED + 4 * j);
+        if (len == want[j]) {
+            plane[j] = at; /* stored as it is */
+        } else {
+            if (!d && !(d = own = ZSTD_createDCtx()))
+                rc = tt_errf(err, errlen, TT_E_NOMEM, "cannot allocate a zstd context");
+            else
+                rc = inflate_stream(d, at, len, out, want[j], j, err, errlen);
+            plane[j] = out;
+        }
+        out += want[j];
+        at += len;
+    }
+    ZSTD_freeDCtx(own);
+    if (rc != TT_OK)
+        return rc;
+    if ((c & 1) && (plane[1][nb - 1] >> 4))
+        return tt_errf(err, errlen, TT_E_CORRUPT, "float filter: the unused last nibble is %u, not 0",
+                       plane[1][nb - 1] >> 4);
+    if (join_f1(plane[0], plane[1], plane[2], ne, c, (uint16_t)base, w, dst))
+        return tt_errf(err, errlen, TT_E_CORRUPT, "float filter: the symbols' escapes do not match the escape "
+                       "count %u", ne);
+    if (t)
+        dst[n - 1] = *at;
+    return TT_OK;
+}
+
 int tt_payload_decode_float(const tt_frame_header *h, const uint8_t *stored, uint8_t *dst, uint8_t *scratch,
                             void *dctx, char *err, size_t errlen)
 {
@@ -535,6 +865,10 @@ int tt_payload_decode_float(const tt_frame_header *h, const uint8_t *stored, uin
     size_t c = n / s, t = n - c * s, hs = fs_header_size(s);
     if (ns < hs)
         return tt_errf(err, errlen, TT_E_CORRUPT, "float filter: %zu stored bytes, below its %zu-byte header", ns, hs);
+    if (stored[2] == 1)
+        return decode_f1(h, stored, dst, scratch, dctx, err, errlen);
+    if (stored[2] != 0)
+        return tt_errf(err, errlen, TT_E_CORRUPT, "float filter: unknown form %u", stored[2]);
     fs_layout L = {s, stored[1], tt_rd32(stored + 4)};
     uint8_t model = stored[0];
     uint32_t width = tt_rd32(stored + 8);

@@ -133,19 +133,27 @@ int tt_float_layout(tt_dtype dt, size_t *esize, unsigned *mant_bits, unsigned *e
  *  content size in each frame, the smallest match tables (none is searched) and 128 KiB blocks. */
 void tt_float_cctx_params(void *cctx);
 
+/* tt_payload_encode_float()'s choice of symbol: FAST, the exponent field (f16: with the top 3 mantissa bits) and
+ * the mantissa stored as it is; WIDE, two top mantissa bits in the symbol and the top mantissa stream coded too
+ * (more CPU); WINDOW may be added to either: a bf16 chunk whose exponents mostly fall in a window of at most 15
+ * takes form 1 (FORMAT.md section 3) instead, the exponent and 4 mantissa bits in one symbol. */
+#define TT_FLOAT_FAST 1u
+#define TT_FLOAT_WIDE 2u
+#define TT_FLOAT_WINDOW 4u
+
 /*! tt_payload_encode_float() : encodes n raw bytes of dtype dt with the FLOAT filter (FORMAT.md section 3): the
  *  symbol stream (exponent and top mantissa bits) entropy-coded by zstd without match search, the mantissa
  *  planes coded only where a sample says it pays. row_elems (0: unknown) is the tensor's row width in elements,
- *  which enables the row-delta symbol model when an estimate says it wins. fast nonzero: the symbol is the
- *  exponent alone and the mantissa planes are stored as they are (less CPU, a lower ratio). lit_cctx is a ZSTD_CCtx * used through
+ *  which enables the row-delta symbol model (form 0) when an estimate says it wins. kind: TT_FLOAT_FAST or
+ *  TT_FLOAT_WIDE, optionally | TT_FLOAT_WINDOW (above). lit_cctx is a ZSTD_CCtx * used through
  *  ZSTD_compressSequences (level and block size are the caller's; windowLog >= 17 keeps 128 KiB blocks).
  *  scratch holds n bytes; dst (capacity dst_cap >= n) may be src. When the result would not be smaller than n,
  *  the bytes are stored as they are (filter NONE, codec RAW). Fills h's codec, filter, elem_size, stored_size,
  *  raw_size and payload_hash. @return : TT_OK, TT_E_INVAL (dt has no float layout, no context) or TT_E_CORRUPT
  *  (a zstd error, message in err). */
-int tt_payload_encode_float(const uint8_t *src, size_t n, tt_dtype dt, uint64_t row_elems, int fast, void *lit_cctx,
-                            uint8_t *scratch, uint8_t *dst, size_t dst_cap, tt_frame_header *h, char *err,
-                            size_t errlen);
+int tt_payload_encode_float(const uint8_t *src, size_t n, tt_dtype dt, uint64_t row_elems, unsigned kind,
+                            void *lit_cctx, uint8_t *scratch, uint8_t *dst, size_t dst_cap, tt_frame_header *h,
+                            char *err, size_t errlen);
 
 /*! tt_payload_decode_float() : the inverse for a frame of filter FLOAT (called by tt_payload_decode). scratch holds
  *  h->raw_size bytes. Untrusted input: every stream length, the header's fields and each zstd frame are checked;

@@ -235,8 +235,10 @@ static void run_chunk(worker *k, tt_job *j, uint32_t i)
     char err[TT_ERRMSG_SIZE] = "";
     if (j->mode == TT_MODE_FULL) {
         if (n >= SMALL_PAYLOAD && use_float(w, j->rec.dtype, p, n)) {
-            int fast = w->payload_filter != TT_PAYLOAD_FILTER_FLOAT;
-            rc = tt_payload_encode_float(p, n, j->rec.dtype, row_elems(&j->rec), fast, k->cctx_lit, k->scratch, p, n,
+            /* auto: the exponent symbol, the least CPU both ways; float: the highest ratio (form 1 for bf16) */
+            unsigned kind = w->payload_filter == TT_PAYLOAD_FILTER_FLOAT ? TT_FLOAT_WIDE | TT_FLOAT_WINDOW
+                                                                         : TT_FLOAT_FAST;
+            rc = tt_payload_encode_float(p, n, j->rec.dtype, row_elems(&j->rec), kind, k->cctx_lit, k->scratch, p, n,
                                          &j->chunk_hdr[i], err, sizeof err);
         } else {
             size_t es_shuffle = w->payload_filter == TT_PAYLOAD_FILTER_NONE ? 0 : shuffle_size(w, j->rec.dtype);

@@ -84,6 +84,7 @@ def check_with_official_tools(corpus, fbs, cases):
         print("note: zstd or flatc not installed: the check with the official tools is skipped")
         return
     inflated = converted = 0
+    forms = [0, 0]
     with tempfile.TemporaryDirectory() as tmp:
         for case in cases:
             if not case.startswith("valid/"):
@@ -99,20 +100,28 @@ def check_with_official_tools(corpus, fbs, cases):
                     break
                 body = data[pos + 56:pos + 56 + stored]
                 if filt == 2:
-                    # FLOAT (FORMAT.md section 3): header, streams of c bytes each (raw, or one zstd frame that
-                    # the zstd CLI inflates to c bytes), trailing bytes; the parts add up to stored_size
-                    c, lens = raw // elem, struct.unpack_from(f"<{elem}I", body, 12)
-                    at = 12 + 4 * elem
-                    for j, n in enumerate(lens):
+                    # FLOAT (FORMAT.md section 3): header, streams (raw, or one zstd frame that the zstd CLI
+                    # inflates to the stream's size), trailing bytes; the parts add up to stored_size. Form 0:
+                    # elem streams of c bytes; form 1 (elem 2): c symbols, ceil(c/2) nibble bytes, K escapes
+                    c = raw // elem
+                    if elem == 2 and body[2] == 1:
+                        sizes = [c, (c + 1) // 2, struct.unpack_from("<I", body, 8)[0]]
+                        forms[1] += 1
+                    else:
+                        sizes = [c] * elem
+                        forms[0] += 1
+                    lens = struct.unpack_from(f"<{len(sizes)}I", body, 12)
+                    at = 12 + 4 * len(sizes)
+                    for j, (n, size) in enumerate(zip(lens, sizes)):
                         part = body[at:at + n]
-                        if n < c:
+                        if n < size:
                             z = subprocess.run(["zstd", "-d", "-c", "-q"], input=part, capture_output=True)
-                            if z.returncode != 0 or len(z.stdout) != c:
+                            if z.returncode != 0 or len(z.stdout) != size:
                                 fail(f"{case}: zstd -d of FLOAT stream {j} of the frame at {pos}: exit "
-                                     f"{z.returncode}, {len(z.stdout)} bytes for {c}")
+                                     f"{z.returncode}, {len(z.stdout)} bytes for {size}")
                             inflated += 1
-                        elif n > c:
-                            fail(f"{case}: FLOAT stream {j} of the frame at {pos} stores {n} bytes for {c}")
+                        elif n > size:
+                            fail(f"{case}: FLOAT stream {j} of the frame at {pos} stores {n} bytes for {size}")
                         at += n
                     if at + raw % elem != stored:
                         fail(f"{case}: FLOAT frame at {pos}: parts add up to {at + raw % elem}, stored {stored}")
@@ -151,7 +160,10 @@ def check_with_official_tools(corpus, fbs, cases):
                 fail(f"{case}: frames end at {pos}, the body at {end}")
             if nobj == 0 and case != "valid/no_records":
                 fail(f"{case}: no object frame found")
-    print(f"official tools: {inflated} zstd payloads inflated by zstd -d, {converted} objects converted by flatc")
+    if forms[1] == 0:
+        fail("no valid case has a FLOAT form 1 payload")
+    print(f"official tools: {inflated} zstd payloads inflated by zstd -d, {converted} objects converted by flatc; "
+          f"FLOAT payloads of form 0: {forms[0]}, form 1: {forms[1]}")
 
 
 def diff(exp, got, path, out):

@@ -1,8 +1,9 @@
 /*
  * test_float_filter.c — the FLOAT payload filter (format/floatsplit.c, FORMAT.md section 3): round trips for every
- * dtype it applies to (bf16, f16, f32, the four fp8 types) in both forms (exponent + two mantissa bits, and the
- * fast exponent-only one), with NaN, infinities, denormals and negative zero, odd byte counts with trailing bytes,
- * the row-delta model, in place; damaged payloads refused with a message naming the stream or field; frame
+ * dtype it applies to (bf16, f16, f32, the four fp8 types) in every shape (exponent + two mantissa bits, the fast
+ * exponent-only one, and form 1's exponent window for bf16), with NaN, infinities, denormals and negative zero,
+ * odd byte counts with trailing bytes, the row-delta model, in place; a form 1 payload built by hand from
+ * FORMAT.md's rules decoded, and damaged; damaged payloads refused with a message naming the stream or field; frame
  * headers with an unknown filter refused; and a file whose payload frame names an unknown filter read as an
  * error for that record, through the public reader.
  */
@@ -54,7 +55,7 @@ static uint8_t *make_data(tt_dtype dt, size_t nbytes, size_t cols, uint64_t seed
     return p;
 }
 
-static int roundtrip(tt_dtype dt, size_t n, uint64_t row_elems, int fast, ZSTD_CCtx *z, int in_place,
+static int roundtrip(tt_dtype dt, size_t n, uint64_t row_elems, unsigned kind, ZSTD_CCtx *z, int in_place,
                      tt_frame_header *h, uint8_t *model)
 {
     uint8_t *src = make_data(dt, n, row_elems ? row_elems : 64, n * 31 + (uint64_t)dt);
@@ -64,7 +65,7 @@ static int roundtrip(tt_dtype dt, size_t n, uint64_t row_elems, int fast, ZSTD_C
     memcpy(orig, src, n);
     char err[256] = "";
     uint8_t *out = in_place ? src : dst;
-    int rc = tt_payload_encode_float(src, n, dt, row_elems, fast, z, scratch, out, in_place ? n : n + 1024, h, err,
+    int rc = tt_payload_encode_float(src, n, dt, row_elems, kind, z, scratch, out, in_place ? n : n + 1024, h, err,
                                      sizeof err);
     int ok = rc == TT_OK && h->raw_size == n && h->stored_size <= n;
     if (ok && h->filter == TT_FILTER_FLOAT) {
@@ -83,11 +84,14 @@ static int roundtrip(tt_dtype dt, size_t n, uint64_t row_elems, int fast, ZSTD_C
     memset(back, 0xee, n);
     ok = ok && tt_payload_decode(&dh, out, back, scratch, NULL, err, sizeof err) == TT_OK && memcmp(back, orig, n) == 0;
     if (!ok)
-        fprintf(stderr, "round trip failed: dtype %s, %zu bytes, row %llu, fast %d, in place %d: %s\n",
-                tt_dtype_name(dt), n, (unsigned long long)row_elems, fast, in_place, err);
+        fprintf(stderr, "round trip failed: dtype %s, %zu bytes, row %llu, kind %u, in place %d: %s\n",
+                tt_dtype_name(dt), n, (unsigned long long)row_elems, kind, in_place, err);
     free(src), free(orig), free(scratch), free(dst), free(back);
     return ok;
 }
+
+static const unsigned kinds[4] = {TT_FLOAT_WIDE, TT_FLOAT_FAST, TT_FLOAT_WIDE | TT_FLOAT_WINDOW,
+                                  TT_FLOAT_FAST | TT_FLOAT_WINDOW};
 
 static void test_roundtrips(ZSTD_CCtx *z)
 {
@@ -95,7 +99,8 @@ static void test_roundtrips(ZSTD_CCtx *z)
     int floats = 0, rows = 0;
     for (size_t t = 0; t < NTYPES; t++)
         for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
-            for (int fast = 0; fast < 2; fast++) {
+            for (int kk = 0; kk < 4; kk++) {
+                unsigned fast = kinds[kk];
                 tt_frame_header h;
                 uint8_t model = 0;
                 size_t n = sizes[k];
@@ -108,7 +113,7 @@ static void test_roundtrips(ZSTD_CCtx *z)
                 rows += h.filter == TT_FILTER_FLOAT && model == 1;
             }
     /* the larger chunks compress: the filter is really used, not always the raw fallback */
-    CHECK(floats >= (int)NTYPES * 2 * 4);
+    CHECK(floats >= (int)NTYPES * 4 * 4);
     CHECK(rows > 0);
 }
 
@@ -122,12 +127,12 @@ static void test_every_value(ZSTD_CCtx *z)
     memcpy(orig, src, n);
     const tt_dtype two[2] = {TT_BF16, TT_F16};
     for (int t = 0; t < 2; t++)
-        for (int fast = 0; fast < 2; fast++) {
+        for (int kk = 0; kk < 4; kk++) {
             tt_frame_header h;
             char err[256] = "";
             memcpy(src, orig, n);
-            CHECK_STATUS(tt_payload_encode_float(src, n, two[t], 256, fast, z, scratch, src, n, &h, err, sizeof err),
-                         TT_OK);
+            CHECK_STATUS(tt_payload_encode_float(src, n, two[t], 256, kinds[kk], z, scratch, src, n, &h, err,
+                                                 sizeof err), TT_OK);
             CHECK_STATUS(tt_payload_decode(&h, src, back, scratch, NULL, err, sizeof err), TT_OK);
             CHECK(memcmp(back, orig, n) == 0);
         }
@@ -141,7 +146,8 @@ static uint8_t *good_payload(ZSTD_CCtx *z, tt_frame_header *h, uint8_t **orig, s
     *orig = malloc(n);
     memcpy(*orig, src, n);
     char err[256];
-    CHECK_STATUS(tt_payload_encode_float(src, n, TT_F32, 0, 0, z, scratch, src, n, h, err, sizeof err), TT_OK);
+    CHECK_STATUS(tt_payload_encode_float(src, n, TT_F32, 0, TT_FLOAT_WIDE, z, scratch, src, n, h, err, sizeof err),
+                 TT_OK);
     CHECK_EQ_INT(h->filter, TT_FILTER_FLOAT);
     free(scratch);
     return src;
@@ -200,6 +206,135 @@ static void test_damaged(ZSTD_CCtx *z)
     /* a FLOAT frame without scratch is refused, not dereferenced */
     CHECK_STATUS(tt_payload_decode(&h, p, back, NULL, NULL, NULL, 0), TT_E_INVAL);
     free(scratch), free(back), free(d), free(p), free(orig);
+}
+
+/* bf16 bits of one scale (a window of 15 exponents holds nearly all) with escapes: zeros, NaN, +-Inf, outliers. */
+static uint8_t *narrow_bf16(size_t c, uint64_t seed)
+{
+    uint8_t *p = malloc(2 * c + 1);
+    for (size_t i = 0; i < c; i++) {
+        uint64_t r = ts_rand(&seed);
+        float f = ((float)(r % 20001) - 10000.0f) / 3000.0f;
+        if (i % 301 == 7)
+            f = 0.0f;
+        else if (i % 499 == 11)
+            f = (i & 1) ? NAN : -INFINITY;
+        else if (i % 997 == 13)
+            f *= 1e6f;
+        tt_from_f32(TT_BF16, &f, 1, p + 2 * i);
+    }
+    p[2 * c] = 0x5b;
+    return p;
+}
+
+/* FORMAT.md's form 1 rule for one element, written out on its own: symbol, nibble, escape (or -1). */
+static int f1_rule(uint16_t v, uint32_t B, unsigned w, uint8_t *sym, uint8_t *nib)
+{
+    uint32_t x = v & 0x7fffu, y = (x - B) & 0x7fffu, q = y >> 7;
+    *sym = (uint8_t)(((q < w ? q : w) << 4) | ((y >> 3) & 15u));
+    *nib = (uint8_t)(((v >> 15) << 3) | (y & 7u));
+    return q >= w ? (int)q : -1;
+}
+
+static void test_form1(ZSTD_CCtx *z)
+{
+    /* the encoder takes form 1 on narrow bf16, odd element counts and a trailing byte included, and round trips
+     * in place and out of place */
+    static const size_t counts[] = {16, 17, 4097, 65536 + 1, 1000003};
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++)
+        for (int t = 0; t < 2; t++) {
+            size_t c = counts[k], n = 2 * c + (size_t)t;
+            uint8_t *src = narrow_bf16(c, 40 + k), *orig = malloc(n), *scratch = malloc(n), *back = malloc(n);
+            memcpy(orig, src, n);
+            tt_frame_header h;
+            char err[256] = "";
+            CHECK_STATUS(tt_payload_encode_float(src, n, TT_BF16, 0, TT_FLOAT_FAST | TT_FLOAT_WINDOW, z, scratch, src,
+                                                 n, &h, err, sizeof err), TT_OK);
+            if (c >= 4096) {
+                CHECK_EQ_INT(h.filter, TT_FILTER_FLOAT);
+                CHECK_EQ_INT(src[2], 1);
+                CHECK(src[3] >= 8 && src[3] <= 15);
+                CHECK(tt_rd32(src + 8) > 0); /* the zeros, NaN and outliers are escapes */
+            }
+            CHECK_STATUS(tt_payload_decode(&h, src, back, scratch, NULL, err, sizeof err), TT_OK);
+            CHECK(memcmp(back, orig, n) == 0);
+            free(src), free(orig), free(scratch), free(back);
+        }
+
+    /* the sample (every c / 16384-th element) sees one scale, the rest is far from it: more escapes than half the
+     * elements, so the encoder falls back to form 0, and the bytes still round trip */
+    size_t c = 1 << 20, step = c / 16384;
+    uint8_t *src = malloc(2 * c), *orig = malloc(2 * c), *scratch = malloc(2 * c), *back = malloc(2 * c);
+    uint64_t seed = 9;
+    for (size_t i = 0; i < c; i++) {
+        float f = (float)(ts_rand(&seed) % 1000 + 1) * (i % step ? 1e20f : 1e-3f);
+        tt_from_f32(TT_BF16, &f, 1, src + 2 * i);
+    }
+    memcpy(orig, src, 2 * c);
+    tt_frame_header h;
+    char err[256] = "";
+    CHECK_STATUS(tt_payload_encode_float(src, 2 * c, TT_BF16, 0, TT_FLOAT_FAST | TT_FLOAT_WINDOW, z, scratch, src,
+                                         2 * c, &h, err, sizeof err), TT_OK);
+    CHECK(h.filter != TT_FILTER_FLOAT || src[2] == 0);
+    CHECK_STATUS(tt_payload_decode(&h, src, back, scratch, NULL, err, sizeof err), TT_OK);
+    CHECK(memcmp(back, orig, 2 * c) == 0);
+    free(src), free(orig), free(scratch), free(back);
+
+    /* a payload built by hand from the rule: 5 elements (an odd count), a trailing byte, window 3 at exponent
+     * field 120, all streams stored as they are */
+    static const uint16_t v[5] = {0x3c12, 0xbd7f, 0x0000, 0x3ca5, 0x7fc1}; /* q = 0, 2, escape 136, 1, escape 135 */
+    const uint32_t B = 120u << 7;
+    const unsigned w = 3;
+    uint8_t sym[5], nib[5], esc[5], p[64];
+    size_t ne = 0;
+    for (int i = 0; i < 5; i++) {
+        int e = f1_rule(v[i], B, w, &sym[i], &nib[i]);
+        if (e >= 0)
+            esc[ne++] = (uint8_t)e;
+    }
+    CHECK_EQ_INT((int)ne, 2);
+    memset(p, 0, sizeof p);
+    p[1] = 7, p[2] = 1, p[3] = (uint8_t)w;
+    tt_le32(p + 4, B);
+    tt_le32(p + 8, (uint32_t)ne);
+    tt_le32(p + 12, 5), tt_le32(p + 16, 3), tt_le32(p + 20, (uint32_t)ne);
+    memcpy(p + 24, sym, 5);
+    for (int i = 0; i < 5; i++)
+        p[29 + i / 2] = (uint8_t)(p[29 + i / 2] | nib[i] << (4 * (i & 1)));
+    memcpy(p + 32, esc, ne);
+    p[32 + ne] = 0x77; /* the trailing byte */
+    size_t ns = 33 + ne;
+    tt_frame_header fh = {TT_FRAME_PAYLOAD, TT_CODEC_ZSTD, TT_FILTER_FLOAT, 2, 0, 0, ns, 11, 0};
+    uint8_t out[11], want[11], d[64], scr[11];
+    for (int i = 0; i < 5; i++)
+        tt_le16(want + 2 * i, v[i]);
+    want[10] = 0x77;
+    CHECK_STATUS(tt_payload_decode(&fh, p, out, scr, NULL, err, sizeof err), TT_OK);
+    CHECK(memcmp(out, want, 11) == 0);
+
+#define DAMAGE(stmt, what)                                                                                    \
+    do {                                                                                                      \
+        tt_frame_header hh = fh;                                                                              \
+        memcpy(d, p, ns);                                                                                     \
+        stmt;                                                                                                 \
+        expect_damaged(&hh, d, what);                                                                         \
+    } while (0)
+
+    DAMAGE(d[2] = 2, "unknown form 2");
+    DAMAGE(d[3] = 0, "window 0");
+    DAMAGE(d[3] = 16, "window 16");
+    DAMAGE(d[0] = 1, "model 1");
+    DAMAGE(tt_le32(d + 4, 0x8000u), "base 32768");
+    DAMAGE(tt_le32(d + 8, 3), "3 escapes for 5 elements");
+    DAMAGE(d[24] = (uint8_t)(4u << 4), "do not match"); /* a symbol above the escape */
+    DAMAGE(d[24] = (uint8_t)(3u << 4), "do not match"); /* one escape more than K */
+    DAMAGE(d[26] = 0, "do not match");                  /* one fewer (element 2 was an escape) */
+    DAMAGE(d[31] |= 0x10, "unused last nibble");
+    DAMAGE(tt_le32(d + 16, 4), "stream 1 stores 4 bytes for 3");
+    DAMAGE(hh.stored_size = ns + 1, "add up to");
+    DAMAGE(hh.stored_size = 20, "below its 24-byte header");
+    DAMAGE(hh.elem_size = 4, "form 1 with element size 4");
+#undef DAMAGE
 }
 
 static void test_frame_headers(void)
@@ -271,7 +406,7 @@ static void test_reader_unknown_filter(void)
     free(f), free(a), free(b);
 }
 
-/* The writer's choice: FLOAT for activation-like bf16 (the wide symbol, r = 5, with `float`), byte shuffle for a
+/* The writer's choice: FLOAT for activation-like bf16 (form 0 with `auto`, form 1 with `float`), byte shuffle for a
  * chunk full of zeros, each other filter as forced. */
 static void test_writer_choice(void)
 {
@@ -310,8 +445,11 @@ static void test_writer_choice(void)
                     want[m][1]);
         CHECK_EQ_INT(h1.filter, want[m][0]);
         CHECK_EQ_INT(h2.filter, want[m][1]);
-        if (h1.filter == TT_FILTER_FLOAT) /* the shift byte: 7 exponent-only, 5 with two mantissa bits */
-            CHECK_EQ_INT(f[TT_FILE_HEADER_SIZE + TT_FRAME_HEADER_SIZE + 1], m == 1 ? 5 : 7);
+        if (h1.filter == TT_FILTER_FLOAT) { /* auto: form 0, the exponent symbol (shift 7); float: the exponents
+                                              * fall in a window of 15, so form 1 (shift 7 too) */
+            CHECK_EQ_INT(f[TT_FILE_HEADER_SIZE + TT_FRAME_HEADER_SIZE + 1], 7);
+            CHECK_EQ_INT(f[TT_FILE_HEADER_SIZE + TT_FRAME_HEADER_SIZE + 2], m == 1 ? 1 : 0);
+        }
         tt_reader *r;
         CHECK_STATUS(tt_reader_open(&r, path, NULL), TT_OK);
         uint8_t buf[8192];
@@ -345,6 +483,7 @@ int main(void)
     test_roundtrips(z);
     test_every_value(z);
     test_damaged(z);
+    test_form1(z);
     test_frame_headers();
     test_reader_unknown_filter();
     test_writer_choice();

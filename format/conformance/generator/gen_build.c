@@ -102,7 +102,7 @@ int gen_frame(gen *g, uint8_t type, uint32_t aux, uint64_t seq, const uint8_t *r
         char err[256];
         ZSTD_CCtx_reset(g->z, ZSTD_reset_session_and_parameters);
         tt_float_cctx_params(g->z);
-        if (tt_payload_encode_float(raw, n, (tt_dtype)o.flt_dtype, o.row, o.flt == 1, g->z, sh, f, n + 1024, &h, err,
+        if (tt_payload_encode_float(raw, n, (tt_dtype)o.flt_dtype, o.row, (unsigned)o.flt, g->z, sh, f, n + 1024, &h, err,
                                     sizeof err) != TT_OK || h.filter != TT_FILTER_FLOAT) {
             fprintf(stderr, "dtype %d, %zu bytes, filter %u: %s\n", o.flt_dtype, n, h.filter, err);
             gen_die("float filter: the payload did not code");

@@ -778,25 +778,25 @@ static void c_float_filter(gen *g)
     static const uint64_t s2048[1] = {2048};
     for (int i = 0; i < 7; i++) {
         grec *r = gen_record(g, "fast", types[i], 1, s2048);
-        popt o = POPT_FLOAT(1, 0, 0);
+        popt o = POPT_FLOAT(TT_FLOAT_FAST, 0, 0);
         gen_tensor_chunks(g, r, &o, 0);
     }
     static const uint8_t wide[2] = {TT_BF16, TT_F32};
     for (int i = 0; i < 2; i++) {
         grec *r = gen_record(g, "wide", wide[i], 1, s2048);
-        popt o = POPT_FLOAT(2, 0, 0);
+        popt o = POPT_FLOAT(TT_FLOAT_WIDE, 0, 0);
         gen_tensor_chunks(g, r, &o, 0);
     }
     static const uint64_t rc[2] = {64, 96}; /* 12 KiB of bf16: 3 chunks of 32 rows */
     grec *rows = gen_record(g, "rows", TT_BF16, 2, rc);
     rows->data = column_content(g, TT_BF16, 64, 96);
-    popt ro = POPT_FLOAT(1, 0, 96);
+    popt ro = POPT_FLOAT(TT_FLOAT_FAST, 0, 96);
     gen_tensor_chunks(g, rows, &ro, 0);
     static const uint64_t odd[2][1] = {{4095}, {2049}};
     static const uint8_t as[2] = {TT_F32, TT_BF16};
     for (int i = 0; i < 2; i++) {
         grec *r = gen_record(g, "odd", TT_U8, 1, odd[i]);
-        popt o = POPT_FLOAT(1, as[i], 0);
+        popt o = POPT_FLOAT(TT_FLOAT_FAST, as[i], 0);
         gen_tensor_chunks(g, r, &o, 0);
     }
     gen_batch(g, 0, g->nrec, (bopt){0});
@@ -812,7 +812,7 @@ static int float_base(gen *g)
     static const uint64_t rc[2] = {64, 96};
     grec *b = gen_record(g, "resid", TT_BF16, 2, rc);
     b->data = column_content(g, TT_BF16, 64, 96);
-    popt o = POPT_FLOAT(1, 0, 96);
+    popt o = POPT_FLOAT(TT_FLOAT_FAST, 0, 96);
     int first = g->nfr;
     gen_tensor_chunks(g, b, &o, 0);
     gen_batch(g, 0, 2, (bopt){0});
@@ -849,6 +849,59 @@ static void c_float_stream_frame(gen *g)
     exercises(g, "damaged PAYLOAD frame");
     int fi = float_base(g);
     g->buf[g->fr[fi].off + TT_FRAME_HEADER_SIZE + 20] ^= 0xff; /* the first stream starts at 20 (s = 2): its zstd magic */
+    reseal_float(g, fi);
+}
+
+/* bf16 bytes of one scale (six binades) with escapes: every 211th element 0, every 401st an outlier at exponent
+ * field 200; n bytes (an odd n ends with one more byte). */
+static uint8_t *window_content(gen *g, size_t n)
+{
+    uint8_t *p = malloc(n + 1);
+    if (!p)
+        gen_die("out of memory");
+    for (size_t i = 0; i + 2 <= n; i += 2) {
+        uint32_t e = 120 + (uint32_t)(case_rnd(g) % 6), k = (uint32_t)(i / 2);
+        if (k % 401 == 5)
+            e = 200;
+        uint16_t bits = (uint16_t)((e << 7) | (case_rnd(g) & 0x7f) | (case_rnd(g) & 1) << 15);
+        tt_le16(p + i, k % 211 == 3 ? 0 : bits);
+    }
+    if (n & 1)
+        p[n - 1] = (uint8_t)case_rnd(g);
+    return p;
+}
+
+static void c_float_window(gen *g)
+{
+    describe(g, "Payloads coded with FLOAT form 1 (format 1.1; the exponent's place in a window, 4 mantissa bits, "
+                "nibbles and escapes): a bf16 tensor of two chunks whose exponents span six binades with zeros and "
+                "outliers as escapes, and a u8 tensor of 4095 bytes coded as bf16 (2047 elements, an odd count, "
+                "and a trailing byte).");
+    exercises(g, "FLOAT filter");
+    exercises(g, "minor version > 0");
+    gen_header(g, 1, 1, 0, 0, 32);
+    static const uint64_t s4096[1] = {4096};
+    grec *a = gen_record(g, "window", TT_BF16, 1, s4096);
+    a->data = window_content(g, 8192);
+    popt o = POPT_FLOAT(TT_FLOAT_FAST | TT_FLOAT_WINDOW, 0, 0);
+    gen_tensor_chunks(g, a, &o, 0);
+    static const uint64_t s4095[1] = {4095};
+    grec *b = gen_record(g, "odd", TT_U8, 1, s4095);
+    b->data = window_content(g, 4095);
+    popt ob = POPT_FLOAT(TT_FLOAT_FAST | TT_FLOAT_WINDOW, TT_BF16, 0);
+    gen_tensor_chunks(g, b, &ob, 0);
+    gen_batch(g, 0, g->nrec, (bopt){0});
+    gen_footer(g);
+}
+
+static void c_float_form(gen *g)
+{
+    describe(g, "A FLOAT payload whose form byte is 2, which format 1.1 does not define (payload checksum valid): "
+                "the record is damaged, in both ways of opening.");
+    exercises(g, "FLOAT filter");
+    exercises(g, "damaged PAYLOAD frame");
+    int fi = float_base(g);
+    g->buf[g->fr[fi].off + TT_FRAME_HEADER_SIZE + 2] = 2;
     reseal_float(g, fi);
 }
 
@@ -990,6 +1043,8 @@ static const gcase cases[] = {
     {"damaged", "float_stream_length", c_float_stream_length},
     {"damaged", "float_stream_frame", c_float_stream_frame},
     {"damaged", "unknown_filter", c_unknown_filter},
+    {"valid", "float_window", c_float_window},
+    {"damaged", "float_form", c_float_form},
 };
 
 static void make_dir(const char *dir, const char *sub)

@@ -88,7 +88,7 @@ typedef struct popt {
     int esize;   /* -1: shuffle by the element size when above 1; 0: no shuffle; 2..16: shuffle by this */
     int zcheck;  /* zstd frame with a content checksum */
     int nosize;  /* zstd frame without its content size */
-    int flt;     /* FLOAT filter (format 1.1): 0 no; 1 the exponent symbol; 2 the wider symbol (two mantissa bits) */
+    int flt;     /* FLOAT filter (format 1.1): 0 no, else tt_payload_encode_float()'s kind (TT_FLOAT_*) */
     int flt_dtype; /* the dtype whose layout FLOAT uses (0: the record's); row: the row width for the row model */
     uint64_t row;
 } popt;

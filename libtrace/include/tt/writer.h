@@ -90,8 +90,10 @@ typedef enum tt_payload_filter {
     TT_PAYLOAD_FILTER_AUTO = 0,    /* FLOAT for bf16, f16 and f32 chunks, its exponent-only symbol with the mantissa
                                       stored as it is, unless a sample of the chunk shows repeats (zeros, repeated
                                       rows), which byte shuffle + zstd codes better; other types as `shuffle` says */
-    TT_PAYLOAD_FILTER_FLOAT = 1,   /* as auto, with FLOAT's wider symbol (exponent + two mantissa bits) and the
-                                      mantissa's top plane entropy-coded: a higher ratio for more CPU */
+    TT_PAYLOAD_FILTER_FLOAT = 1,   /* as auto, for a higher ratio at more CPU: bf16 chunks take FLOAT form 1 (the
+                                      exponent's place in a window and 4 mantissa bits in one symbol), f16 and f32
+                                      the wider symbol (exponent + two mantissa bits) with the mantissa's top plane
+                                      entropy-coded */
     TT_PAYLOAD_FILTER_SHUFFLE = 2, /* byte shuffle + zstd as `shuffle` says (the format 1.0 path) */
     TT_PAYLOAD_FILTER_NONE = 3     /* zstd alone: no filter, whatever `shuffle` says */
 } tt_payload_filter;
