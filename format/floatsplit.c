@@ -231,6 +231,68 @@ static size_t join4_sse2(const uint8_t *const pl[4], size_t c, fs_layout L, uint
     }
     return done;
 }
+
+/* The exponent symbol with base 0 (r = 7 for 2-byte elements, r = 23 for 4-byte ones: the writer's `auto`): the
+ * symbol is the exponent field and the top mantissa byte keeps its own 7 bits under the sign, so the regrouping is
+ * a byte interleave with two bits moved: with h the element's top byte and g the one below it, S = h * 2 + g / 128
+ * (mod 256) and M = (h & 0x80) | (g & 0x7f); back, g = (S * 128 mod 256) | (M & 0x7f) and h = (M & 0x80) | S / 2.
+ * SSE2 has no byte shift: a 16-bit shift and a byte mask do it. */
+static inline void exp_join_bytes(__m128i S, __m128i M, __m128i *g, __m128i *h)
+{
+    const __m128i x80 = _mm_set1_epi8((char)0x80), x7f = _mm_set1_epi8(0x7f);
+    *g = _mm_or_si128(_mm_and_si128(_mm_slli_epi16(S, 7), x80), _mm_and_si128(M, x7f));
+    *h = _mm_or_si128(_mm_and_si128(M, x80), _mm_and_si128(_mm_srli_epi16(S, 1), x7f));
+}
+
+static size_t join2_exp_sse2(const uint8_t *sym, const uint8_t *m, size_t c, uint8_t *dst)
+{
+    size_t done = c & ~(size_t)15;
+    for (size_t i = 0; i < done; i += 16) {
+        __m128i g, h;
+        exp_join_bytes(LOAD(sym + i), LOAD(m + i), &g, &h);
+        STORE(dst + 2 * i, _mm_unpacklo_epi8(g, h));
+        STORE(dst + 2 * i + 16, _mm_unpackhi_epi8(g, h));
+    }
+    return done;
+}
+
+static size_t join4_exp_sse2(const uint8_t *const pl[4], size_t c, uint8_t *dst)
+{
+    size_t done = c & ~(size_t)15;
+    for (size_t i = 0; i < done; i += 16) {
+        __m128i g, h, b0 = LOAD(pl[3] + i), b1 = LOAD(pl[2] + i);
+        exp_join_bytes(LOAD(pl[0] + i), LOAD(pl[1] + i), &g, &h);
+        __m128i lo0 = _mm_unpacklo_epi8(b0, b1), lo1 = _mm_unpackhi_epi8(b0, b1);
+        __m128i hi0 = _mm_unpacklo_epi8(g, h), hi1 = _mm_unpackhi_epi8(g, h);
+        STORE(dst + 4 * i, _mm_unpacklo_epi16(lo0, hi0));
+        STORE(dst + 4 * i + 16, _mm_unpackhi_epi16(lo0, hi0));
+        STORE(dst + 4 * i + 32, _mm_unpacklo_epi16(lo1, hi1));
+        STORE(dst + 4 * i + 48, _mm_unpackhi_epi16(lo1, hi1));
+    }
+    return done;
+}
+
+static size_t split4_exp_sse2(const uint8_t *src, size_t c, uint8_t *const pl[4])
+{
+    const __m128i ff = _mm_set1_epi32(0xff), x80 = _mm_set1_epi32(0x80), x7f = _mm_set1_epi32(0x7f);
+    size_t done = c & ~(size_t)15;
+    for (size_t i = 0; i < done; i += 16) {
+        __m128i sy[4], m2[4], m1[4], m0[4];
+        for (int q = 0; q < 4; q++) {
+            __m128i v = LOAD(src + 4 * i + 16 * q);
+            __m128i g = _mm_and_si128(_mm_srli_epi32(v, 16), ff), h = _mm_srli_epi32(v, 24);
+            sy[q] = _mm_and_si128(_mm_or_si128(_mm_slli_epi32(h, 1), _mm_srli_epi32(g, 7)), ff);
+            m2[q] = _mm_or_si128(_mm_and_si128(h, x80), _mm_and_si128(g, x7f));
+            m1[q] = _mm_and_si128(_mm_srli_epi32(v, 8), ff);
+            m0[q] = _mm_and_si128(v, ff);
+        }
+        STORE(pl[0] + i, pack4(sy[0], sy[1], sy[2], sy[3]));
+        STORE(pl[1] + i, pack4(m2[0], m2[1], m2[2], m2[3]));
+        STORE(pl[2] + i, pack4(m1[0], m1[1], m1[2], m1[3]));
+        STORE(pl[3] + i, pack4(m0[0], m0[1], m0[2], m0[3]));
+    }
+    return done;
+}
 #endif
 
 static void split2(const uint8_t *src, size_t c, fs_layout L, uint8_t *sym, uint8_t *m)
@@ -246,7 +308,7 @@ static void join2(const uint8_t *sym, const uint8_t *m, size_t c, fs_layout L, u
 {
     size_t done = 0;
 #ifdef FS_SSE2
-    done = join2_sse2(sym, m, c, L, dst);
+    done = L.r == 7 && L.base == 0 ? join2_exp_sse2(sym, m, c, dst) : join2_sse2(sym, m, c, L, dst);
 #endif
     join2_scalar(sym, m, done, c, L, dst);
 }
@@ -255,7 +317,7 @@ static void split4(const uint8_t *src, size_t c, fs_layout L, uint8_t *const pl[
 {
     size_t done = 0;
 #ifdef FS_SSE2
-    done = split4_sse2(src, c, L, pl);
+    done = L.r == 23 && L.base == 0 ? split4_exp_sse2(src, c, pl) : split4_sse2(src, c, L, pl);
 #endif
     split4_scalar(src, done, c, L, pl);
 }
@@ -264,7 +326,7 @@ static void join4(const uint8_t *const pl[4], size_t c, fs_layout L, uint8_t *ds
 {
     size_t done = 0;
 #ifdef FS_SSE2
-    done = join4_sse2(pl, c, L, dst);
+    done = L.r == 23 && L.base == 0 ? join4_exp_sse2(pl, c, dst) : join4_sse2(pl, c, L, dst);
 #endif
     join4_scalar(pl, done, c, L, dst);
 }
