@@ -617,6 +617,29 @@ static size_t put_stream(void *lit, const uint8_t *in, size_t c, int code, uint8
     return c;
 }
 
+/* Codes k streams one after the other at dst + *at (put_stream() each, entropy-coded where code[j]), leaving room
+ * for t trailing bytes within dst_cap; their stored lengths go to len. @return : TT_OK with *at past the last
+ * stream, STREAMS_NO_ROOM when they do not fit (the caller stores the chunk as it is), or TT_E_CORRUPT (zstd
+ * failed, message in err). */
+#define STREAMS_NO_ROOM 1
+static int put_streams(void *lit, const uint8_t *const in[], const size_t cnt[], const int code[], size_t k,
+                       uint8_t *dst, size_t dst_cap, size_t t, size_t *at, uint32_t len[], char *err, size_t errlen)
+{
+    if (*at + t > dst_cap)
+        return STREAMS_NO_ROOM;
+    for (size_t j = 0; j < k; j++) {
+        int zerr = 0;
+        size_t z = put_stream(lit, in[j], cnt[j], code[j], dst + *at, dst_cap - t - *at, &zerr);
+        if (z == (size_t)-1)
+            return zerr ? tt_errf(err, errlen, TT_E_CORRUPT, "zstd compression failed: %s",
+                                  ZSTD_getErrorString((ZSTD_ErrorCode)zerr))
+                        : STREAMS_NO_ROOM;
+        len[j] = (uint32_t)z;
+        *at += z;
+    }
+    return TT_OK;
+}
+
 void tt_float_cctx_params(void *cctx)
 {
     ZSTD_CCtx *z = (ZSTD_CCtx *)cctx;
@@ -706,25 +729,15 @@ static int encode_f1(const uint8_t *src, size_t n, unsigned start, unsigned w, v
     if (ne == (size_t)-1)
         return F1_FALLBACK;
     uint8_t tail = t ? src[n - 1] : 0; /* dst may be src: keep the trailing byte before dst is written */
-    const uint8_t *in[3] = {sym, nib, esc};
+    const uint8_t *const in[3] = {sym, nib, esc};
     const size_t cnt[3] = {c, nb, ne};
-    size_t hs = FS_HEADER_FIXED + 12, at = hs;
-    int zerr = 0, fits = hs + t <= dst_cap;
+    const int code[3] = {1, 0, 1}; /* the nibbles (sign and low mantissa bits) are near-random: stored as they are */
+    size_t at = FS_HEADER_FIXED + 12;
     uint32_t len[3] = {0, 0, 0};
-    for (size_t j = 0; fits && j < 3; j++) {
-        /* the nibbles (sign and low mantissa bits) are near-random: stored as they are */
-        size_t z = put_stream(lit, in[j], cnt[j], j != 1, dst + at, dst_cap - t - at, &zerr);
-        if (z == (size_t)-1) {
-            fits = 0;
-            break;
-        }
-        len[j] = (uint32_t)z;
-        at += z;
-    }
-    if (zerr)
-        return tt_errf(err, errlen, TT_E_CORRUPT, "zstd compression failed: %s",
-                       ZSTD_getErrorString((ZSTD_ErrorCode)zerr));
-    if (!fits || at + t >= n) { /* not smaller: the bytes back (dst may be src), stored as they are */
+    int rc = put_streams(lit, in, cnt, code, 3, dst, dst_cap, t, &at, len, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (rc == STREAMS_NO_ROOM || at + t >= n) { /* not smaller: the bytes back (dst may be src), stored as they are */
         join_f1(sym, nib, esc, ne, c, base, w, dst);
         if (t)
             dst[n - 1] = tail;
@@ -787,24 +800,16 @@ int tt_payload_encode_float(const uint8_t *src, size_t n, tt_dtype dt, uint64_t 
             model = 1;
         }
     }
-    size_t hs = fs_header_size(s), at = hs;
-    int zerr = 0, fits = hs + t <= dst_cap;
+    size_t at = fs_header_size(s), cnt[4] = {c, c, c, c};
     uint32_t len[4] = {0, 0, 0, 0};
-    for (size_t j = 0; fits && j < s; j++) {
-        /* the symbol plane is always entropy-coded; a mantissa plane when a sample says it is not near-random */
-        int code = j == 0 || (!fast && hist_bits(hist, sample_hist(plane[j], 0, c, hist)) < 7.6);
-        size_t z = put_stream(lit_cctx, plane[j], c, code, dst + at, dst_cap - t - at, &zerr);
-        if (z == (size_t)-1) {
-            fits = 0;
-            break;
-        }
-        len[j] = (uint32_t)z;
-        at += z;
-    }
-    if (zerr)
-        return tt_errf(err, errlen, TT_E_CORRUPT, "zstd compression failed: %s",
-                       ZSTD_getErrorString((ZSTD_ErrorCode)zerr));
-    if (!fits || at + t >= n) {
+    int code[4] = {1, 0, 0, 0};
+    for (size_t j = 1; j < s; j++) /* a mantissa plane is coded when a sample says it is not near-random */
+        code[j] = !fast && hist_bits(hist, sample_hist(plane[j], 0, c, hist)) < 7.6;
+    int rc = put_streams(lit_cctx, (const uint8_t *const *)plane, cnt, code, s, dst, dst_cap, t, &at, len, err,
+                         errlen);
+    if (rc < 0)
+        return rc;
+    if (rc == STREAMS_NO_ROOM || at + t >= n) {
         /* not smaller: restore the bytes (dst may be src) and store them as they are */
         if (model)
             undelta_rows(plane[0], c, width);
