@@ -565,8 +565,11 @@ static void write_pack(tt_writer *w, tt_job *j)
         uint32_t ids[3] = {e->prompt_id, e->phase, e->point};
         /* the pack already held its records up to flush_ms: the batch is due flush_ms after the first came */
         batch_append(w, &e->rec, ids, e->key_bytes, &at, j->opened_mono);
-        if (emit_if_full(w) == TT_E_NOMEM)
-            rc = TT_E_NOMEM;
+        /* a batch that could not be written stays full: the writer has failed, and no later record of the pack
+         * may go into it */
+        int erc = emit_if_full(w);
+        if (erc != TT_OK)
+            rc = erc;
     }
     pthread_mutex_lock(&w->mu);
     w->counters.errors += errors;

@@ -3,7 +3,9 @@
  * RLIMIT_FSIZE (writes past it fail with EFBIG, as they would with ENOSPC on a full disk) and writes a trace
  * until the writer fails. Then: put/flush/close return TT_E_IO, the message names the file and the offset,
  * and the file, cut back to its last whole frame, opens in recovery mode with every record flushed before the
- * failure intact.
+ * failure intact. A second child puts small (packed) records into batches of 4 records, so that the failing
+ * write is a batch in the middle of writing a pack's records: the rest of the pack must not be appended to the
+ * batch that could not be written (it overflowed its columns once), and what reached the file reads back exact.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
@@ -48,6 +50,68 @@ static int child(const char *path, const char *log)
     tt_writer_free(w);
     free(d);
     return flushed;
+}
+
+#define SMALL 64
+
+/* In the child: small records, never flushed, batches of 4 records, until a put fails or 4000 are put; then
+ * close. Exit status 0 when put or close reported TT_E_IO, else 255 (a crash shows as a signal). */
+static int child_packed(const char *path)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {60000, 60000};
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+        return 254;
+    tt_writer_options o = ts_opts();
+    o.batch_records = 4;
+    tt_writer *w;
+    if (tt_writer_open(&w, path, &o) != TT_OK)
+        return 255;
+    float d[SMALL];
+    uint64_t shape[1] = {SMALL};
+    int rc = TT_OK;
+    for (int i = 0; i < 4000 && rc == TT_OK; i++) {
+        tt_key k = TT_KEY_INIT;
+        k.point = "small";
+        k.step = i;
+        for (int e = 0; e < SMALL; e++)
+            d[e] = (float)(i * SMALL + e);
+        rc = tt_put(w, &k, TT_F32, 1, shape, d);
+    }
+    int crc = tt_writer_close(w);
+    tt_writer_free(w);
+    return rc == TT_E_IO || crc == TT_E_IO ? 0 : 255;
+}
+
+static void test_packed_batches(void)
+{
+    char path[256];
+    ts_path(path, sizeof path, "full_packed.tt");
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(child_packed(path));
+    int st;
+    waitpid(pid, &st, 0);
+    if (!WIFEXITED(st))
+        fprintf(stderr, "packed child: killed by signal %d\n", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    CHECK(WIFEXITED(st));
+    CHECK_EQ_INT(WEXITSTATUS(st), 0);
+    tt_reader *r;
+    CHECK_STATUS(tt_reader_open(&r, path, NULL), TT_OK);
+    tt_file_info info;
+    tt_reader_info(r, &info);
+    CHECK_EQ_U64(info.damaged_frames, 0);
+    uint64_t n = tt_reader_count(r);
+    CHECK(n > 0 && n < 4000);
+    float buf[SMALL];
+    for (uint64_t i = 0; i < n; i++) {
+        tt_record rec;
+        CHECK_STATUS(tt_reader_record(r, i, &rec), TT_OK);
+        CHECK_STATUS(tt_reader_read(r, i, buf, sizeof buf), TT_OK);
+        CHECK(buf[0] == (float)(rec.key.step * SMALL) && buf[SMALL - 1] == (float)(rec.key.step * SMALL + SMALL - 1));
+    }
+    tt_reader_close(r);
+    unlink(path);
 }
 
 int main(void)
@@ -100,5 +164,6 @@ int main(void)
     tt_reader_close(r);
     unlink(path);
     unlink(log);
+    test_packed_batches();
     return tt_test_exit();
 }
