@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mman.h>
 
 #include "tt/dtype.h"
 
@@ -61,38 +60,16 @@ typedef struct worker {
 /* Fewer elements than this (finite, not outliers) and there is no fit. */
 #define FIT_MIN 32
 
-#define HUGE_PAGE ((size_t)2 << 20)
-
-/* Grows a worker buffer (contents are not kept). Buffers of 2 MiB and more are 2 MiB-aligned and, where the
- * system has transparent huge pages on request, asked for them: every tensor is written into them by the
- * decoder, hashed and compared, and with 4 KiB pages that streaming pays TLB misses (measured: 1 to 3% of
- * tracediff's CPU time on 1 GiB of 4 MiB tensors; the first touch of a huge page costs more, so short runs gain
- * nothing). */
+/* Grows a worker buffer (contents are not kept; at least one byte, so a reader never gets NULL): tt__ensure(), whose
+ * buffers of 2 MiB and more are 2 MiB-aligned and ask for transparent huge pages. Every tensor is written into
+ * them by the decoder, hashed and compared, and with 4 KiB pages that streaming pays TLB misses (measured: 1 to 3%
+ * of tracediff's CPU time on 1 GiB of 4 MiB tensors; the first touch of a huge page costs more, so short runs
+ * gain nothing). */
 static int grow_buf(uint8_t **b, size_t *cap, uint64_t need)
 {
     if (need > SIZE_MAX / 2)
         return TT_E_LIMIT;
-    if (need <= *cap && *b)
-        return TT_OK;
-    if (need >= HUGE_PAGE) {
-        size_t c = ((size_t)need + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-        void *q = NULL;
-        if (posix_memalign(&q, HUGE_PAGE, c) != 0)
-            return TT_E_NOMEM;
-#ifdef MADV_HUGEPAGE
-        (void)madvise(q, c, MADV_HUGEPAGE); /* a hint: failure changes nothing */
-#endif
-        free(*b);
-        *b = q;
-        *cap = c;
-        return TT_OK;
-    }
-    uint8_t *p = realloc(*b, need ? (size_t)need : 1);
-    if (!p)
-        return TT_E_NOMEM;
-    *b = p;
-    *cap = need ? (size_t)need : 1;
-    return TT_OK;
+    return tt__ensure(b, cap, need ? (size_t)need : 1);
 }
 
 static uint64_t row_bytes_of(const tt_diff_side *s, uint64_t nbytes_whole)
