@@ -11,10 +11,12 @@ jobs=${TT_TEST_JOBS:-$(nproc)}
 step() { printf '\n==> %s\n' "$*"; }
 
 # build_for_labels DIR LABELS: builds in DIR only the test programs that ctest runs for LABELS when each of those
-# tests is a program of DIR itself (then nothing else is needed); otherwise everything.
+# tests is a program of DIR itself (then nothing else is needed); otherwise everything. A program not built yet has
+# no "Test command" in ctest's listing, only "Could not find executable PATH": both are taken.
 build_for_labels() {
   local dir=$1 labels=$2 cmds targets=()
-  cmds=$(ctest --test-dir "$dir" -N -V -L "$labels" | sed -n 's/^[0-9]*: Test command: \([^ ]*\).*/\1/p')
+  cmds=$(ctest --test-dir "$dir" -N -V -L "$labels" 2>&1 |
+         sed -n -e 's/^[0-9]*: Test command: \([^ ][^ ]*\).*/\1/p' -e 's/^Could not find executable \([^ ]*\).*/\1/p')
   for c in $cmds; do
     case $c in
       "$PWD/$dir"/*) targets+=(--target "$(basename "$c")") ;;
