@@ -499,8 +499,7 @@ static int join_f1(const uint8_t *sym, const uint8_t *nib, const uint8_t *esc, s
 /* Form 1's window on a sample of a bf16 chunk: the narrowest window of w exponent fields (bits 14..7), 8 <= w <= 15,
  * that leaves at most F1_WANT_OUTSIDE of the sample outside, else 15; its start, and the share outside it. A
  * narrower window has fewer rare symbols, so the Huffman code (at most 11 bits long) wastes less on them; each
- * escape costs a byte of its own. Measured on tracebench's bf16 data (zstd 1.5.4): w = 15 gives 10.56 bits per
- * element, w = 9 10.52. */
+ * escape costs a byte of its own. 1 % outside is the balance chosen between the two. */
 #define F1_WANT_OUTSIDE 0.01
 static unsigned f1_window(const uint8_t *src, size_t c, unsigned *wp, double *outside)
 {

@@ -164,10 +164,11 @@ int main(int argc, char **argv)
     c.stored = calloc(c.count, sizeof *c.stored);
     c.h = calloc(c.count, sizeof *c.h);
     c.work = malloc(cb), c.scratch = malloc(cb), c.back = malloc(cb), c.sym = malloc(cb);
-    for (size_t k = 0; k < c.count; k++)
-        if ((c.stored[k] = malloc(cb)) != NULL)
+    int ok = c.stored && c.h;
+    for (size_t k = 0; ok && k < c.count; k++)
+        if ((ok = (c.stored[k] = malloc(cb)) != NULL))
             memset(c.stored[k], 0, cb);
-    if (!c.work || !c.scratch || !c.back || !c.sym || !c.stored[c.count - 1]) {
+    if (!ok || !c.work || !c.scratch || !c.back || !c.sym) {
         fprintf(stderr, "codec_bench: out of memory\n");
         return 2;
     }
